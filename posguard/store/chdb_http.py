@@ -28,11 +28,14 @@ How a request maps onto chDB:
 * Other URL arguments are ClickHouse settings. Transport-only ones
   (``session_id``, ``wait_end_of_query``, ``enable_http_compression``,
   ``send_progress_in_http_headers``, ``query_id``, ``user``, ...) are accepted
-  and ignored. The rest are applied with ``SET`` for the duration of the
-  request and restored afterwards, so they do not leak into the session.
-  ``readonly`` (and the implicit ``readonly=2`` of GET requests, as in
-  ClickHouse) cannot be undone once set, so such requests run on a throw-away
-  chDB connection to the same engine.
+  and ignored; unknown names fail with UNKNOWN_SETTING, as in ClickHouse. The
+  rest never leak into the shared session: for read statements (SELECT, WITH,
+  SHOW, DESCRIBE, EXISTS) that do not end with their own SETTINGS clause they
+  ride in an appended ``SETTINGS`` clause; otherwise they are applied with
+  ``SET`` for the duration of the request and restored afterwards. ``readonly``
+  (and the implicit ``readonly=2`` of GET requests, as in ClickHouse) cannot be
+  undone once SET, so outside the SETTINGS-clause path such requests run on a
+  throw-away chDB connection to the same engine.
 * chDB errors become HTTP errors with a ``Code: NN. DB::Exception: ...`` body
   and the ``X-ClickHouse-Exception-Code`` header, using ClickHouse's mapping of
   error codes to HTTP statuses.
@@ -59,12 +62,12 @@ import socket
 import tempfile
 import threading
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl, urlsplit
 
 import chdb
@@ -73,6 +76,9 @@ import chdb.session
 __all__ = ["ChdbHttpServer"]
 
 logger = logging.getLogger(__name__)
+
+# chdb ships without annotations on its query API; keep the untyped surface in one place.
+_connect: Callable[[str], Any] = cast(Any, chdb).connect
 
 # URL arguments consumed by the HTTP layer (ClickHouse's own or clickhouse-connect's)
 # that are never forwarded to chDB as settings.
@@ -124,7 +130,14 @@ _CODECS = {
 _HTTP_STATUS_BY_ERROR = {
     "REQUIRED_PASSWORD": 401,
     **dict.fromkeys(
-        ("UNKNOWN_USER", "WRONG_PASSWORD", "AUTHENTICATION_FAILED", "SET_NON_GRANTED_ROLE", "ACCESS_DENIED"), 403
+        (
+            "UNKNOWN_USER",
+            "WRONG_PASSWORD",
+            "AUTHENTICATION_FAILED",
+            "SET_NON_GRANTED_ROLE",
+            "ACCESS_DENIED",
+        ),
+        403,
     ),
     **dict.fromkeys(
         (
@@ -184,10 +197,20 @@ _HTTP_STATUS_BY_ERROR = {
 
 # Leading keywords of statements that produce a result set (and so an X-ClickHouse-Format
 # header even when the result is empty).
-_RESULT_STATEMENTS = frozenset({"SELECT", "WITH", "SHOW", "DESC", "DESCRIBE", "EXISTS", "EXPLAIN", "CHECK", "(", "KILL"})
+_RESULT_STATEMENTS = frozenset(
+    {"SELECT", "WITH", "SHOW", "DESC", "DESCRIBE", "EXISTS", "EXPLAIN", "CHECK", "(", "KILL"}
+)
+
+# Statements that take a trailing query-level SETTINGS clause, used to pass per-request
+# settings without touching the shared session.
+_SETTINGS_CLAUSE_STATEMENTS = frozenset(
+    {"SELECT", "WITH", "(", "SHOW", "DESC", "DESCRIBE", "EXISTS"}
+)
 
 # Tokens after which FORMAT / VALUES / SELECT are names rather than clause keywords.
-_NAME_POSITIONS = frozenset({"INTO", "TABLE", "FUNCTION", "DATABASE", "FROM", "JOIN", "AS", ".", ","})
+_NAME_POSITIONS = frozenset(
+    {"INTO", "TABLE", "FUNCTION", "DATABASE", "FROM", "JOIN", "AS", ".", ","}
+)
 
 _SETTING_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _ERROR_CODE_RE = re.compile(r"^Code: (\d+)\.")
@@ -217,6 +240,9 @@ class _Statement:
 
     For an INSERT with inline data, ``sql`` is the statement head (without the
     FORMAT/VALUES clause) and ``insert_format``/``insert_data`` hold the data.
+    ``settings_at`` is the offset where a trailing SETTINGS clause may be added
+    (None when the statement already ends with one), and ``words`` holds its
+    upper-cased bare words.
     """
 
     sql: str | bytes
@@ -224,6 +250,9 @@ class _Statement:
     output_format: str | None = None
     insert_format: str | None = None
     insert_data: memoryview = field(default_factory=lambda: memoryview(b""))
+    raw: bytes = b""
+    settings_at: int | None = None
+    words: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -352,20 +381,46 @@ def _analyze(raw: bytes) -> _Statement:
             return statement
     all_tokens = list(_scan(text))
     output_format = None
+    format_index = -1
     for i, tok in enumerate(all_tokens):
         if tok.depth:
             continue
         if tok.kind == ";" and i + 1 < len(all_tokens):
-            raise _RequestError(62, "SYNTAX_ERROR", f"Multi-statements are not allowed: failed at position {tok.start + 1}")
-        if tok.kind != "word" or text[tok.start : tok.end].upper() != "FORMAT" or i + 1 >= len(all_tokens):
+            raise _RequestError(
+                62,
+                "SYNTAX_ERROR",
+                f"Multi-statements are not allowed: failed at position {tok.start + 1}",
+            )
+        if (
+            tok.kind != "word"
+            or text[tok.start : tok.end].upper() != "FORMAT"
+            or i + 1 >= len(all_tokens)
+        ):
             continue
         prev = text[all_tokens[i - 1].start : all_tokens[i - 1].end].upper() if i else ""
         name = all_tokens[i + 1]
         after = all_tokens[i + 2] if i + 2 < len(all_tokens) else None
-        if prev in _NAME_POSITIONS or name.kind not in ("word", "quoted") or (after is not None and after.kind == "open"):
+        if (
+            prev in _NAME_POSITIONS
+            or name.kind not in ("word", "quoted")
+            or (after is not None and after.kind == "open")
+        ):
             continue
-        output_format = text[name.start : name.end].strip("`\"")
-    return _Statement(sql=_decode_sql(raw), kind=kind, output_format=output_format)
+        output_format = text[name.start : name.end].strip('`"')
+        format_index = i
+    significant = [tok for tok in all_tokens if tok.kind != ";"]
+    has_trailing_settings = any(
+        tok.depth == 0 and tok.kind == "word" and text[tok.start : tok.end].upper() == "SETTINGS"
+        for tok in all_tokens[format_index + 1 :]
+    )
+    return _Statement(
+        sql=_decode_sql(raw),
+        kind=kind,
+        output_format=output_format,
+        raw=raw,
+        settings_at=None if has_trailing_settings else significant[-1].end,
+        words=frozenset(text[t.start : t.end].upper() for t in all_tokens if t.kind == "word"),
+    )
 
 
 def _split_insert(raw: bytes, text: str, tokens: Iterator[_Token]) -> _Statement | None:
@@ -376,7 +431,9 @@ def _split_insert(raw: bytes, text: str, tokens: Iterator[_Token]) -> _Statement
     """
     prev = "INSERT"
     for tok in tokens:
-        word = text[tok.start : tok.end].upper() if tok.kind == "word" else text[tok.start : tok.end]
+        word = (
+            text[tok.start : tok.end].upper() if tok.kind == "word" else text[tok.start : tok.end]
+        )
         if tok.depth == 0 and tok.kind == "word" and prev not in _NAME_POSITIONS:
             if word in ("SELECT", "WITH", "FROM"):
                 return None
@@ -416,7 +473,11 @@ def _error_parts(message: str) -> tuple[int, str, str]:
     message = message.strip()
     code_match = _ERROR_CODE_RE.match(message)
     if code_match is None:
-        return 1001, "STD_EXCEPTION", f"Code: 1001. DB::Exception: {message or 'Unknown error'}. (STD_EXCEPTION)"
+        return (
+            1001,
+            "STD_EXCEPTION",
+            f"Code: 1001. DB::Exception: {message or 'Unknown error'}. (STD_EXCEPTION)",
+        )
     name_match = _ERROR_NAME_RE.search(message)
     return int(code_match.group(1)), name_match.group(1) if name_match else "", message
 
@@ -442,7 +503,21 @@ def _content_type(fmt: str) -> str:
         return "application/json; charset=UTF-8"
     if low == "xml":
         return "application/xml; charset=UTF-8"
-    if low.startswith(("native", "rowbinary", "parquet", "arrow", "orc", "avro", "protobuf", "msgpack", "capnproto", "bson", "npy")):
+    if low.startswith(
+        (
+            "native",
+            "rowbinary",
+            "parquet",
+            "arrow",
+            "orc",
+            "avro",
+            "protobuf",
+            "msgpack",
+            "capnproto",
+            "bson",
+            "npy",
+        )
+    ):
         return "application/octet-stream"
     return "text/plain; charset=UTF-8"
 
@@ -507,20 +582,23 @@ class _Handler(BaseHTTPRequestHandler):
     """Request handler speaking the ClickHouse HTTP interface."""
 
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; without TCP_NODELAY every keep-alive
+    # response would wait for the client's delayed ACK (~40 ms).
+    disable_nagle_algorithm = True
     server_version = "chdb-http"
     sys_version = ""
     server: _HTTPServer
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         logger.debug("chDB HTTP %s: " + format, self.address_string(), *args)
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+    def do_GET(self) -> None:
         self._dispatch(head=False)
 
-    def do_POST(self) -> None:  # noqa: N802 - stdlib naming
+    def do_POST(self) -> None:
         self._dispatch(head=False)
 
-    def do_HEAD(self) -> None:  # noqa: N802 - stdlib naming
+    def do_HEAD(self) -> None:
         self._dispatch(head=True)
 
     def _dispatch(self, head: bool) -> None:
@@ -535,7 +613,9 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             if path != "/":
                 message = f"There is no handle {path}\n\nUse / or /ping for health checks.\n"
-                self._send(404, message.encode(), {"Content-Type": "text/plain; charset=UTF-8"}, head)
+                self._send(
+                    404, message.encode(), {"Content-Type": "text/plain; charset=UTF-8"}, head
+                )
                 return
             request = owner._parse_request(self.command, url.query, self.headers, body)
             if request is None:
@@ -543,13 +623,15 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             query_id = request.query_id
             result = owner._execute(request)
-        except Exception as ex:  # noqa: BLE001 - every failure becomes a ClickHouse-style error response
+        except Exception as ex:  # every failure becomes a ClickHouse-style error response
             if not isinstance(ex, (_RequestError, RuntimeError)):
                 logger.exception("chDB HTTP: unexpected error")
             self._send_error(str(ex), query_id, owner, head)
             return
         headers = {
-            "Content-Type": _content_type(result.fmt) if result.fmt else "text/plain; charset=UTF-8",
+            "Content-Type": _content_type(result.fmt)
+            if result.fmt
+            else "text/plain; charset=UTF-8",
             "X-ClickHouse-Query-Id": query_id,
             "X-ClickHouse-Timezone": request.timezone or owner._timezone,
             "X-ClickHouse-Server-Display-Name": owner._display_name,
@@ -596,10 +678,12 @@ class _Handler(BaseHTTPRequestHandler):
             return body
         except (ValueError, OSError) as ex:
             self.close_connection = True
-            raise _RequestError(36, "BAD_ARGUMENTS", f"Cannot read the HTTP request body: {ex}") from ex
+            raise _RequestError(
+                36, "BAD_ARGUMENTS", f"Cannot read the HTTP request body: {ex}"
+            ) from ex
 
     def _read_chunked(self) -> bytes:
-        parts = []
+        parts: list[bytes] = []
         while True:
             line = self.rfile.readline(_MAX_LINE)
             if not line.endswith(b"\n"):
@@ -644,7 +728,7 @@ class ChdbHttpServer:
         port: int = 0,
         lock: threading.Lock | None = None,
     ) -> None:
-        self._session = session
+        self._session: Any = session
         self._host = host
         self._requested_port = port
         self._lock = lock if lock is not None else threading.Lock()
@@ -737,7 +821,9 @@ class ChdbHttpServer:
 
     # ---- request parsing -----------------------------------------------
 
-    def _parse_request(self, method: str, url_query: str, headers: Any, body: bytes) -> _Request | None:
+    def _parse_request(
+        self, method: str, url_query: str, headers: Any, body: bytes
+    ) -> _Request | None:
         """Turn an HTTP request into a `_Request`; None for a bare health check."""
         args = dict(parse_qsl(url_query, keep_blank_values=True))
         query = args.pop("query", "").encode()
@@ -751,7 +837,9 @@ class ChdbHttpServer:
         if body and encoding not in ("", "identity", "none"):
             codec = _CODECS.get(encoding)
             if codec is None:
-                raise _RequestError(89, "UNKNOWN_COMPRESSION_METHOD", f"Unknown compression method '{encoding}'")
+                raise _RequestError(
+                    89, "UNKNOWN_COMPRESSION_METHOD", f"Unknown compression method '{encoding}'"
+                )
             body = self._decompress(body, codec)
         if not query and not body:
             if method in ("GET", "HEAD"):
@@ -759,14 +847,20 @@ class ChdbHttpServer:
             raise _RequestError(62, "SYNTAX_ERROR", "Empty query")
         text = query + b"\n" + body if query and body else query or body
 
-        default_format = args.pop("default_format", "") or headers.get("X-ClickHouse-Format", "") or "TabSeparated"
+        default_format = (
+            args.pop("default_format", "")
+            or headers.get("X-ClickHouse-Format", "")
+            or "TabSeparated"
+        )
         database = args.pop("database", "") or headers.get("X-ClickHouse-Database", "")
         query_id = args.pop("query_id", "") or str(uuid.uuid4())
         readonly_arg = args.pop("readonly", "")
         try:
             readonly = int(readonly_arg or 0)
         except ValueError:
-            raise _RequestError(36, "BAD_ARGUMENTS", f"Invalid value for setting 'readonly': '{readonly_arg}'") from None
+            raise _RequestError(
+                36, "BAD_ARGUMENTS", f"Invalid value for setting 'readonly': '{readonly_arg}'"
+            ) from None
         if method in ("GET", "HEAD") and readonly == 0:
             # ClickHouse only runs read queries for GET requests
             readonly = 2
@@ -801,9 +895,15 @@ class ChdbHttpServer:
         args: dict[str, str] = {}
         for part in message.iter_parts():
             name = part.get_param("name", header="content-disposition")
-            payload = part.get_payload(decode=True) or b""
+            payload = part.get_payload(decode=True)
+            if not isinstance(payload, bytes):
+                payload = b""
             if part.get_filename() is not None:
-                raise _RequestError(48, "NOT_IMPLEMENTED", "External data tables are not supported by the chDB HTTP server")
+                raise _RequestError(
+                    48,
+                    "NOT_IMPLEMENTED",
+                    "External data tables are not supported by the chDB HTTP server",
+                )
             if name == "query":
                 query = payload
             elif isinstance(name, str):
@@ -815,9 +915,11 @@ class ChdbHttpServer:
         with tempfile.NamedTemporaryFile(prefix="chdb-http-", suffix=".bin", delete=False) as tmp:
             tmp.write(body)
         try:
-            sql = f"SELECT raw FROM file({_quote_string(tmp.name)}, 'RawBLOB', 'raw String', {_quote_string(codec)})"
+            sql = "SELECT raw FROM file({path:String}, 'RawBLOB', 'raw String', {codec:String})"
             with self._lock:
-                result = self._session.query(sql, "RawBLOB")
+                result = self._session.query(
+                    sql, "RawBLOB", params={"path": tmp.name, "codec": codec}
+                )
             return result.bytes() or b""
         finally:
             with suppress(OSError):
@@ -834,26 +936,66 @@ class ChdbHttpServer:
         fmt = statement.output_format or request.default_format
         if fmt.lower() in _PYTHON_ONLY_FORMATS:
             raise _RequestError(73, "UNKNOWN_FORMAT", f"Unknown output format {fmt}")
+        inline = self._with_settings_clause(request, statement)
         with self._lock:
-            if request.readonly:
+            if inline is not None:
+                body, summary = self._run_on_session(request, inline, fmt, {})
+            elif request.readonly:
                 body, summary = self._run_readonly(request, statement, fmt)
             else:
-                body, summary = self._run_on_session(request, statement, fmt)
+                body, summary = self._run_on_session(request, statement, fmt, request.settings)
         summary["result_bytes"] = str(len(body))
-        has_result = bool(body) or (statement.insert_format is None and statement.kind in _RESULT_STATEMENTS)
+        has_result = bool(body) or (
+            statement.insert_format is None and statement.kind in _RESULT_STATEMENTS
+        )
         return _Result(body=body, fmt=fmt if has_result else None, summary=summary)
 
-    def _run_on_session(self, request: _Request, statement: _Statement, fmt: str) -> tuple[bytes, dict[str, str]]:
+    @staticmethod
+    def _with_settings_clause(request: _Request, statement: _Statement) -> _Statement | None:
+        """Carry the request settings (and readonly) in a trailing SETTINGS clause.
+
+        This is the cheap path: no SET on the shared session, nothing to restore,
+        no side connection. It applies to read statements that do not end with
+        their own SETTINGS clause and do not mention any of the settings (so the
+        query's own SETTINGS keep precedence over URL settings, as in ClickHouse).
+
+        Returns:
+            The rewritten statement, or None when the SET-based path must be used.
+        """
+        settings = dict(request.settings)
+        if request.readonly:
+            settings["readonly"] = str(request.readonly)
+        if (
+            statement.insert_format is not None
+            or statement.kind not in _SETTINGS_CLAUSE_STATEMENTS
+            or statement.settings_at is None
+            or any(name.upper() in statement.words for name in settings)
+        ):
+            return None
+        if not settings:
+            return statement
+        for name in settings:
+            if not _SETTING_NAME_RE.match(name):
+                raise _RequestError(115, "UNKNOWN_SETTING", f"Unknown setting '{name}'")
+        clause = ", ".join(f"{name} = {_quote_string(value)}" for name, value in settings.items())
+        sql = statement.raw[: statement.settings_at] + b"\nSETTINGS " + clause.encode()
+        return _Statement(sql=_decode_sql(sql), kind=statement.kind)
+
+    def _run_on_session(
+        self, request: _Request, statement: _Statement, fmt: str, settings: Mapping[str, str]
+    ) -> tuple[bytes, dict[str, str]]:
         """Run on the shared session, restoring its database and settings afterwards."""
         conn = self._session
         restore_db = None
         if request.database:
-            current = conn.query("SELECT currentDatabase()", "TabSeparated").bytes().decode().rstrip("\n")
+            current = (
+                conn.query("SELECT currentDatabase()", "TabSeparated").bytes().decode().rstrip("\n")
+            )
             if current != request.database:
                 conn.query(f"USE {_quote_identifier(request.database)}", "TabSeparated")
                 restore_db = current
         try:
-            undo = self._apply_settings(conn, request.settings)
+            undo = self._apply_settings(conn, settings)
             try:
                 return self._run_statement(conn, statement, fmt, request.params)
             finally:
@@ -862,18 +1004,26 @@ class ChdbHttpServer:
             if restore_db is not None:
                 try:
                     conn.query(f"USE {_quote_identifier(restore_db)}", "TabSeparated")
-                except Exception:  # noqa: BLE001 - never mask the query's own outcome
-                    logger.warning("chDB HTTP: could not restore database %s", restore_db, exc_info=True)
+                except Exception:  # never mask the query's own outcome
+                    logger.warning(
+                        "chDB HTTP: could not restore database %s", restore_db, exc_info=True
+                    )
 
-    def _run_readonly(self, request: _Request, statement: _Statement, fmt: str) -> tuple[bytes, dict[str, str]]:
+    def _run_readonly(
+        self, request: _Request, statement: _Statement, fmt: str
+    ) -> tuple[bytes, dict[str, str]]:
         """Run on a throw-away connection to the same engine with ``readonly`` set.
 
         ``readonly`` cannot be reverted once set, so it must not touch the shared session.
         """
         if self._conn_str is None:
-            raise _RequestError(48, "NOT_IMPLEMENTED", "readonly requests need the chDB session's connection string")
-        database = request.database or self._session.query("SELECT currentDatabase()", "TabSeparated").bytes().decode().rstrip("\n")
-        conn = chdb.connect(self._conn_str)
+            raise _RequestError(
+                48, "NOT_IMPLEMENTED", "readonly requests need the chDB session's connection string"
+            )
+        database = request.database or self._session.query(
+            "SELECT currentDatabase()", "TabSeparated"
+        ).bytes().decode().rstrip("\n")
+        conn = _connect(self._conn_str)
         try:
             if database:
                 conn.query(f"USE {_quote_identifier(database)}", "TabSeparated")
@@ -885,15 +1035,20 @@ class ChdbHttpServer:
                 conn.close()
 
     @staticmethod
-    def _apply_settings(conn: Any, settings: Mapping[str, str]) -> list[tuple[str, tuple[str, bool] | None]]:
+    def _apply_settings(
+        conn: Any, settings: Mapping[str, str]
+    ) -> list[tuple[str, tuple[str, bool] | None]]:
         """SET each setting whose value differs; return what is needed to undo it."""
         if not settings:
             return []
         for name in settings:
             if not _SETTING_NAME_RE.match(name):
                 raise _RequestError(115, "UNKNOWN_SETTING", f"Unknown setting '{name}'")
-        names = ", ".join(_quote_string(name) for name in settings)
-        rows = conn.query(f"SELECT name, value, changed FROM system.settings WHERE name IN ({names})", "JSONEachRow").bytes()
+        rows = conn.query(
+            "SELECT name, value, changed FROM system.settings WHERE has(splitByChar(',', {names:String}), name)",
+            "JSONEachRow",
+            params={"names": ",".join(settings)},
+        ).bytes()
         current: dict[str, tuple[str, bool]] = {}
         for line in (rows or b"").splitlines():
             row = json.loads(line)
@@ -919,15 +1074,21 @@ class ChdbHttpServer:
             else:
                 value = previous[0]
                 # system.settings shows expression defaults already quoted, e.g. 'auto(4)'
-                literal = value if len(value) >= 2 and value[0] == value[-1] == "'" else _quote_string(value)
+                literal = (
+                    value
+                    if len(value) >= 2 and value[0] == value[-1] == "'"
+                    else _quote_string(value)
+                )
                 sql = f"SET {name} = {literal}"
             try:
                 conn.query(sql, "TabSeparated")
-            except Exception:  # noqa: BLE001 - best effort, keep restoring the others
+            except Exception:  # best effort, keep restoring the others
                 logger.warning("chDB HTTP: could not restore setting %s", name, exc_info=True)
 
     @staticmethod
-    def _run_statement(conn: Any, statement: _Statement, fmt: str, params: dict[str, str]) -> tuple[bytes, dict[str, str]]:
+    def _run_statement(
+        conn: Any, statement: _Statement, fmt: str, params: dict[str, str]
+    ) -> tuple[bytes, dict[str, str]]:
         if statement.insert_format is None:
             result = conn.query(statement.sql, fmt, params=params)
             return result.bytes() or b"", _query_stats(result)
