@@ -1,0 +1,46 @@
+"""`posguard up` (the embedded node) and `posguard worker` (cluster-mode worker)."""
+
+from __future__ import annotations
+
+import argparse
+
+from posguard.console.settings import Settings
+
+NODE_SETTINGS = ("data", "config", "kafka", "clickhouse", "database", "http", "partitions",
+                 "replication", "topic_prefix", "app_id", "session_timeout", "rebalance_timeout",
+                 "sink_batch", "demo_rate", "demo_stores", "demo_terminals", "log_level")
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from posguard.console.cli import add_setting_flags
+
+    up = sub.add_parser("up", help="start the embedded node (broker, worker, sink, API)",
+                        description="Start a whole posguard node in this process. Without "
+                        "--kafka it starts an embedded broker; without --clickhouse it stores "
+                        "in chDB under --data.")
+    up.add_argument("--demo", action="store_true", help="publish simulated chain traffic")
+    add_setting_flags(up, *NODE_SETTINGS)
+    up.set_defaults(func=run_up)
+
+    worker = sub.add_parser("worker", help="run a worker: Faust agents and the ClickHouse sink",
+                            description="Cluster mode: consume pos.events from --kafka, run "
+                            "the agents and store into --clickhouse (or chDB under --data).")
+    worker.add_argument("--no-sink", action="store_true", help="run only the Faust agents")
+    worker.add_argument("--no-agents", action="store_true", help="run only the sink")
+    add_setting_flags(worker, *NODE_SETTINGS)
+    worker.set_defaults(func=run_worker)
+
+
+def run_up(args: argparse.Namespace, settings: Settings) -> int:
+    from posguard.console.node import Node
+
+    return Node(settings, demo=args.demo).run()
+
+
+def run_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from posguard.console.errors import SettingsError
+    from posguard.console.node import Node
+
+    if not settings.kafka:
+        raise SettingsError("posguard worker needs --kafka (or POSGUARD_KAFKA)")
+    return Node(settings, agents=not args.no_agents, sink=not args.no_sink, api=False).run()

@@ -1,0 +1,140 @@
+"""The embedded backend: chDB (the ClickHouse engine in-process), data in a local folder."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from posguard.store.backends.base import Rows
+from posguard.store.errors import QueryError, StoreUnavailable
+
+__all__ = ["ChdbBackend"]
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
+_SETTING_VALUE = re.compile(r"^[A-Za-z0-9_:.\-]*$")
+_json = msgspec.json.Decoder()
+_enc = msgspec.json.Encoder()
+
+
+def _settings_clause(settings: Mapping[str, Any] | None) -> str:
+    if not settings:
+        return ""
+    parts = []
+    for k, v in settings.items():
+        # Settings come from our own code (limits, dedup tokens), never from users; still
+        # refuse anything that is not a plain name and a plain value.
+        if not _IDENT.match(k) or not _SETTING_VALUE.match(str(v)):
+            raise QueryError(f"refused setting {k}={v!r}")
+        parts.append(f"{k}={v}" if isinstance(v, int | float) else f"{k}='{v}'")
+    return " SETTINGS " + ", ".join(parts)
+
+
+def _param_text(v: Any) -> Any:
+    """A parameter value in ClickHouse's text format (how the server reads `param_x=`)."""
+    if isinstance(v, list | tuple):
+        return "[" + ",".join(_literal(x) for x in v) + "]"
+    return v
+
+
+def _literal(v: Any) -> str:
+    if isinstance(v, str):
+        return "'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int | float):
+        return repr(v)
+    if isinstance(v, list | tuple):
+        return _param_text(v)
+    raise QueryError(f"unsupported parameter value {type(v).__name__}")
+
+
+def _translate(e: Exception) -> Exception:
+    msg = str(e).strip()
+    if "MEMORY_LIMIT" in msg or "TOO_MANY_PARTS" in msg or "Cannot lock" in msg:
+        return StoreUnavailable(msg)
+    return QueryError(msg)
+
+
+class ChdbBackend:
+    """A chDB session on a data folder. One process owns a folder; calls are serialised.
+
+    Args:
+        path: the data folder (created when missing).
+        database: the database posguard's tables live in.
+    """
+
+    def __init__(self, path: str | Path, database: str = "posguard"):
+        from chdb import session as chdb_session
+
+        if not _IDENT.match(database):
+            raise QueryError(f"bad database name {database!r}")
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.database = database
+        self.lock = threading.RLock()
+        try:
+            self.session = chdb_session.Session(str(self.path))
+        except Exception as e:
+            raise StoreUnavailable(f"cannot open chDB data folder {self.path}: {e}") from None
+        self._closed = False
+
+    def _run(self, sql: str, fmt: str, params: Mapping[str, Any] | None) -> bytes:
+        if self._closed:
+            raise StoreUnavailable("store is closed")
+        with self.lock:
+            try:
+                if params:
+                    res = self.session.query(
+                        sql, fmt, params={k: _param_text(v) for k, v in params.items()})
+                else:
+                    res = self.session.query(sql, fmt)
+            except Exception as e:  # chdb raises ChdbError / RuntimeError
+                raise _translate(e) from None
+        return bytes(res.bytes()) if res is not None else b""
+
+    def command(self, sql: str, params: Mapping[str, Any] | None = None,
+                settings: Mapping[str, Any] | None = None) -> None:
+        self._run(sql + _settings_clause(settings), "CSV", params)
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None,
+              settings: Mapping[str, Any] | None = None) -> Rows:
+        s = {"output_format_json_quote_64bit_integers": 0,
+             "output_format_json_quote_decimals": 0, **(settings or {})}
+        out = self._run(sql + _settings_clause(s), "JSONCompact", params)
+        if not out.strip():
+            return Rows([], [])
+        doc = _json.decode(out)
+        return Rows([m["name"] for m in doc["meta"]], [tuple(r) for r in doc["data"]])
+
+    def query_format(self, sql: str, fmt: str, params: Mapping[str, Any] | None = None,
+                     settings: Mapping[str, Any] | None = None) -> bytes:
+        if not _IDENT.match(fmt):
+            raise QueryError(f"bad format {fmt!r}")
+        return self._run(sql + _settings_clause(settings), fmt, params)
+
+    def insert(self, table: str, columns: Sequence[str], data: Sequence[Sequence[Any]],
+               dedup_token: str | None = None) -> None:
+        if not _IDENT.match(table) or not all(_IDENT.match(c) for c in columns):
+            raise QueryError(f"bad table or column name in insert into {table!r}")
+        if not data or not len(data[0]):
+            return
+        rows = [dict(zip(columns, vals, strict=True)) for vals in zip(*data, strict=True)]
+        body = b"\n".join(_enc.encode(r) for r in rows).decode()
+        settings = {"insert_deduplication_token": dedup_token} if dedup_token else None
+        sql = (f"INSERT INTO {table} ({', '.join(columns)})"
+               f"{_settings_clause(settings)} FORMAT JSONEachRow\n{body}")
+        self._run(sql, "CSV", None)
+
+    def close(self) -> None:
+        with self.lock:
+            if not self._closed:
+                self._closed = True
+                try:
+                    self.session.close()
+                except Exception:  # closing must not raise during shutdown
+                    pass

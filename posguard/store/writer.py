@@ -1,0 +1,69 @@
+"""Writes: structs to column blocks, one INSERT per batch (the only INSERT code besides
+migrations)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from posguard.model.events import PosEvent
+from posguard.model.incidents import Incident
+from posguard.model.receipts import Receipt
+from posguard.store.backends.base import Backend
+from posguard.store.schema import EVENT_COLUMNS, INCIDENT_COLUMNS, RECEIPT_COLUMNS
+
+__all__ = [
+    "insert_events", "insert_receipts", "insert_incidents", "event_columns", "stored_offsets",
+]
+
+_EVENT_FIELDS = EVENT_COLUMNS[:-3]  # the kafka_* columns come from the sink
+
+
+def event_columns(events: Sequence[PosEvent], topic_id: str = "", partition: int = -1,
+                  offsets: Sequence[int] | None = None) -> list[list[Any]]:
+    """Column-oriented data for `events` in EVENT_COLUMNS order."""
+    cols: list[list[Any]] = [[getattr(e, f) for e in events] for f in _EVENT_FIELDS]
+    cols.append([topic_id] * len(events))
+    cols.append([partition] * len(events))
+    cols.append(list(offsets) if offsets is not None else [-1] * len(events))
+    return cols
+
+
+def insert_events(backend: Backend, events: Sequence[PosEvent], *, topic_id: str = "",
+                  partition: int = -1, offsets: Sequence[int] | None = None,
+                  dedup_token: str | None = None) -> None:
+    """Insert events as one block; topic id, partition and offsets record where in Kafka
+    they came from, so the sink resumes after the last stored offset (exactly once)."""
+    if events:
+        backend.insert(f"{backend.database}.events", EVENT_COLUMNS,
+                       event_columns(events, topic_id, partition, offsets), dedup_token)
+
+
+def stored_offsets(backend: Backend, topic_id: str, partitions: Sequence[int]) -> dict[int, int]:
+    """The highest Kafka offset stored per partition of the topic incarnation `topic_id`."""
+    if not topic_id or not partitions:
+        return {}
+    rows = backend.query(
+        f"SELECT kafka_partition, max(kafka_offset) FROM {backend.database}.events "
+        "WHERE kafka_topic_id = {tid:String} AND kafka_partition IN {ps:Array(Int32)} "
+        "GROUP BY kafka_partition",
+        {"tid": topic_id, "ps": list(partitions)},
+    )
+    return {int(p): int(o) for p, o in rows.rows}
+
+
+def insert_receipts(backend: Backend, receipts: Sequence[Receipt],
+                    dedup_token: str | None = None) -> None:
+    """Insert finished receipts as one block."""
+    if receipts:
+        cols = [[getattr(r, f) for r in receipts] for f in RECEIPT_COLUMNS]
+        backend.insert(f"{backend.database}.receipts", RECEIPT_COLUMNS, cols, dedup_token)
+
+
+def insert_incidents(backend: Backend, incidents: Sequence[Incident], version: int = 0,
+                     dedup_token: str | None = None) -> None:
+    """Insert incidents (version 0 = as raised; reviews write higher versions)."""
+    if incidents:
+        cols = [[getattr(i, f) for i in incidents] for f in INCIDENT_COLUMNS[:-1]]
+        cols.append([version] * len(incidents))
+        backend.insert(f"{backend.database}.incidents", INCIDENT_COLUMNS, cols, dedup_token)

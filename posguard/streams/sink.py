@@ -1,0 +1,242 @@
+"""The ClickHouse sink: a confluent-kafka batch consumer that inserts, then commits.
+
+Shape (STYLE.md, Quix Streams' checkpoint order): consume a batch -> decode (bad bytes ->
+pos.deadletter) -> one INSERT per topic-partition with a dedup token -> commit exactly the
+offsets of that batch. Exactly once per event:
+- every event row records its Kafka topic id, partition and offset; when partitions are
+  assigned the sink seeks past the highest offset already stored for that topic incarnation,
+  so a crash between INSERT and commit does not write the batch twice;
+- the INSERT carries `insert_deduplication_token = topic:partition:first-last`, so a retried
+  INSERT whose first attempt did land is dropped by ClickHouse;
+- a topic that was recreated (an in-memory broker restarted) has a new topic id, so old
+  offsets never hide new events.
+Store down -> pause the partitions, back off and retry the same batch; never drop it.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, Message, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
+
+from posguard.model.codec import decode_event, decode_incident, decode_receipt, encode_json
+from posguard.model.errors import DecodeError
+from posguard.store.backends.base import Backend
+from posguard.store.errors import StoreError
+from posguard.store.writer import (
+    insert_events,
+    insert_incidents,
+    insert_receipts,
+    stored_offsets,
+)
+from posguard.streams.topics import PRODUCER_DEFAULTS, Topics
+
+__all__ = ["ClickHouseSink", "SinkStats"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SinkStats:
+    """Counters the node exposes as metrics."""
+
+    events: int = 0
+    receipts: int = 0
+    incidents: int = 0
+    rejected: int = 0
+    batches: int = 0
+    retries: int = 0
+    last_batch_seconds: float = 0.0
+    lag: dict[str, int] = field(default_factory=dict)
+
+
+class ClickHouseSink:
+    """Consume pos.events, pos.receipts and pos.incidents into ClickHouse.
+
+    Args:
+        bootstrap: Kafka bootstrap servers.
+        topics: topic names.
+        backend: the store to write to.
+        group: consumer group (one per deployment; scale by running more sinks in it).
+        batch_size: most messages per batch.
+        batch_wait: seconds to wait for a batch to fill.
+        consumer_config: extra confluent-kafka settings (TLS/SASL, timeouts).
+    """
+
+    def __init__(self, bootstrap: str, topics: Topics, backend: Backend,
+                 group: str = "posguard.sink", batch_size: int = 20_000,
+                 batch_wait: float = 0.2, consumer_config: dict[str, object] | None = None,
+                 clock: Callable[[], float] = time.monotonic):
+        self.topics = topics
+        self.backend = backend
+        self.batch_size = batch_size
+        self.batch_wait = batch_wait
+        self.stats = SinkStats()
+        self._clock = clock
+        self._stop = threading.Event()
+        self._bootstrap = bootstrap
+        extra = dict(consumer_config or {})
+        self._consumer = Consumer({
+            "bootstrap.servers": bootstrap,
+            "group.id": group,
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "partition.assignment.strategy": "cooperative-sticky",
+            "max.poll.interval.ms": 600_000,
+            "log_level": 3,
+            **extra,
+        })
+        self._deadletter = Producer({"bootstrap.servers": bootstrap, **PRODUCER_DEFAULTS,
+                                     "log_level": 3})
+        self._admin_conf = {"bootstrap.servers": bootstrap,
+                            **{k: v for k, v in extra.items() if k.startswith(("security", "sasl", "ssl"))}}
+        self._topic_ids: dict[str, str] = {}
+
+    # -- partition assignment: resume after what the store already holds ----------------
+    def _topic_id(self, topic: str) -> str:
+        if topic not in self._topic_ids:
+            from confluent_kafka import TopicCollection
+
+            admin = AdminClient(self._admin_conf)
+            fut = admin.describe_topics(TopicCollection([topic]))[topic]
+            self._topic_ids[topic] = str(fut.result(10).topic_id)
+        return self._topic_ids[topic]
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        events = [p for p in partitions if p.topic == self.topics.events]
+        if events:
+            self._topic_ids.pop(self.topics.events, None)  # the topic may have been recreated
+            stored = self._stored_with_retry([p.partition for p in events])
+            committed = {(p.topic, p.partition): p.offset
+                         for p in consumer.committed(events, timeout=10)}
+            for p in events:
+                if p.partition in stored:
+                    resume = stored[p.partition] + 1
+                    c = committed.get((p.topic, p.partition), OFFSET_INVALID)
+                    p.offset = max(resume, c) if c >= 0 else resume
+        consumer.incremental_assign(partitions)
+        log.info("sink assigned %s", [(p.topic, p.partition, p.offset) for p in partitions])
+
+    def _stored_with_retry(self, partitions: list[int]) -> dict[int, int]:
+        delay = 0.5
+        while True:
+            try:
+                return stored_offsets(self.backend, self._topic_id(self.topics.events), partitions)
+            except StoreError as e:
+                log.warning("store unavailable at assignment (%s); retrying in %.1fs", e, delay)
+                if self._stop.wait(delay):
+                    return {}
+                delay = min(delay * 2, 10)
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        consumer.incremental_unassign(partitions)
+
+    # -- the loop -----------------------------------------------------------------------
+    def run(self) -> None:
+        """Run until `stop()`; blocks the calling thread."""
+        c = self._consumer
+        c.subscribe([self.topics.events, self.topics.receipts, self.topics.incidents],
+                    on_assign=self._on_assign, on_revoke=self._on_revoke)
+        try:
+            while not self._stop.is_set():
+                msgs = c.consume(self.batch_size, self.batch_wait)
+                if msgs:
+                    self._process(msgs)
+        finally:
+            c.close()
+            self._deadletter.flush(10)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _process(self, msgs: list[Message]) -> None:
+        t0 = self._clock()
+        by_tp: dict[tuple[str, int], list[Message]] = defaultdict(list)
+        for m in msgs:
+            err = m.error()
+            if err is not None:
+                if err.code() != KafkaError._PARTITION_EOF:
+                    log.warning("consume error: %s", err)
+                continue
+            by_tp[(m.topic(), m.partition())].append(m)
+        commits = []
+        for (topic, part), ms in by_tp.items():
+            self._write_with_retry(topic, part, ms)
+            commits.append(TopicPartition(topic, part, ms[-1].offset() + 1))
+        self._deadletter.poll(0)
+        if commits and not self._stop.is_set():
+            try:
+                self._consumer.commit(offsets=commits, asynchronous=False)
+            except Exception as e:  # a rebalance during commit: the store offsets still guard
+                log.warning("offset commit failed (%s); stored offsets guard the replay", e)
+        self.stats.batches += 1
+        self.stats.last_batch_seconds = self._clock() - t0
+
+    def _write_with_retry(self, topic: str, part: int, ms: list[Message]) -> None:
+        delay = 0.5
+        paused = False
+        while True:
+            try:
+                self._write(topic, part, ms)
+                break
+            except StoreError as e:
+                self.stats.retries += 1
+                if not paused:
+                    self._consumer.pause(self._consumer.assignment())
+                    paused = True
+                log.warning("insert into ClickHouse failed (%s); retry in %.1fs", e, delay)
+                # consume() on paused partitions returns nothing but keeps the group alive
+                deadline = self._clock() + delay
+                while self._clock() < deadline and not self._stop.is_set():
+                    self._consumer.consume(1, min(0.5, delay))
+                if self._stop.is_set():
+                    raise SystemExit("sink stopping with an unwritten batch (it will replay)") from None
+                delay = min(delay * 2, 30)
+        if paused:
+            self._consumer.resume(self._consumer.assignment())
+
+    def _write(self, topic: str, part: int, ms: list[Message]) -> None:
+        token = f"{topic}:{part}:{ms[0].offset()}-{ms[-1].offset()}"
+        if topic == self.topics.events:
+            good, offsets = [], []
+            for m in ms:
+                try:
+                    good.append(decode_event(m.value() or b""))
+                    offsets.append(m.offset())
+                except DecodeError as e:
+                    self._reject(m, str(e))
+            insert_events(self.backend, good, topic_id=self._topic_id(topic), partition=part,
+                          offsets=offsets, dedup_token=token)
+            self.stats.events += len(good)
+        elif topic == self.topics.receipts:
+            receipts = []
+            for m in ms:
+                try:
+                    receipts.append(decode_receipt(m.value() or b""))
+                except DecodeError as e:
+                    self._reject(m, str(e))
+            insert_receipts(self.backend, receipts, dedup_token=token)
+            self.stats.receipts += len(receipts)
+        elif topic == self.topics.incidents:
+            incidents = []
+            for m in ms:
+                try:
+                    incidents.append(decode_incident(m.value() or b""))
+                except DecodeError as e:
+                    self._reject(m, str(e))
+            insert_incidents(self.backend, incidents, dedup_token=token)
+            self.stats.incidents += len(incidents)
+
+    def _reject(self, m: Message, reason: str) -> None:
+        self.stats.rejected += 1
+        raw = (m.value() or b"")[:65536]
+        doc = {"source": f"{m.topic()}:{m.partition()}:{m.offset()}", "reason": reason,
+               "raw_b64": base64.b64encode(raw).decode(), "ts": int(time.time() * 1e6)}
+        self._deadletter.produce(self.topics.deadletter, key=m.key(), value=encode_json(doc))
