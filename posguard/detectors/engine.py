@@ -1,0 +1,342 @@
+"""DetectorEngine: the enabled detectors grouped by scope, one state value per key.
+
+The engine is what streams/ (Faust agents) and the archive runner call; both go through the
+same `step`, so they give the same incidents.
+
+    engine = DetectorEngine.from_config(config, zones=zones)
+    for scope in engine.scopes():                  # "terminal", "cashier", "card"
+        key = engine.key(scope, ev)                # None: this scope ignores the event
+        state = table.get(key) or engine.initial(scope)
+        state, incidents = engine.step(scope, state, ev)
+        table[key] = state                         # or encode_state(state) for bytes
+
+A `ScopeState` holds, for one key of one scope, the state of every detector of that scope
+(and, for the terminal scope, the terminal's receipt context), so a Faust table keyed by
+terminal / cashier / card holds one value per key. A state built by an engine of another
+configuration is carried over by detector GUID on its next step: workers swap engines when
+the configuration changes and keep their tables.
+
+Per event the work is a dict lookup of (terminal, event type) -> the detectors that react to
+it; the receipt context is folded with `posguard.model.receipts.assemble` after them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Union
+
+import msgspec
+
+from posguard.detectors.base import SCOPES, Detector, DetectorState, Scope, scope_key
+from posguard.detectors.errors import StateError
+from posguard.detectors.localtime import Zones
+from posguard.detectors.registry import STATE_TYPES
+from posguard.model.events import PosEvent
+from posguard.model.incidents import Incident
+from posguard.model.receipts import TerminalState, assemble
+
+if TYPE_CHECKING:
+    from posguard.detectors.config import DetectorConfig
+
+    AnyState = DetectorState
+else:
+    AnyState = Union[STATE_TYPES]  # noqa: UP007 - a tagged union built from the registry
+
+__all__ = [
+    "DetectorEngine",
+    "ScopeState",
+    "encode_state",
+    "decode_state",
+    "run_scope",
+    "run_archive",
+    "archive_order",
+]
+
+_Step = Callable[[Any, PosEvent, TerminalState | None], tuple[Any, Sequence[Incident]]]
+_Handlers = tuple[tuple[int, _Step], ...]
+
+
+class ScopeState(msgspec.Struct, kw_only=True):
+    """Everything one key of one scope carries from event to event.
+
+    Attributes:
+        scope: the scope this state belongs to.
+        fp: fingerprint of the detector set that built it (changes with the configuration).
+        guids: the detectors' GUIDs, parallel to `states`.
+        states: each detector's state.
+        ctx: terminal scope: the terminal's receipt context; other scopes: None.
+    """
+
+    scope: str
+    fp: str
+    guids: list[str]
+    states: list[AnyState]
+    ctx: TerminalState | None = None
+
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(ScopeState)
+
+
+def encode_state(state: ScopeState) -> bytes:
+    """Bytes of a scope state (msgpack), e.g. for a Faust table with raw values."""
+    return _encoder.encode(state)
+
+
+def decode_state(data: bytes) -> ScopeState:
+    """The scope state of `encode_state` bytes; StateError when they are not one."""
+    try:
+        return _decoder.decode(data)
+    except (msgspec.DecodeError, msgspec.ValidationError) as e:
+        raise StateError(f"not a detector scope state: {e}") from None
+
+
+def _fingerprint(scope: str, detectors: Sequence[Detector[Any, Any]]) -> str:
+    h = hashlib.blake2b(scope.encode(), digest_size=8)
+    for d in detectors:
+        h.update(f"\x00{d.guid}\x01{d.type_name}".encode())
+    return h.hexdigest()
+
+
+class _ScopeRuntime:
+    """The detectors of one scope with their per-(terminal, type) dispatch tables."""
+
+    def __init__(self, scope: Scope, detectors: Sequence[Detector[Any, Any]]) -> None:
+        self.scope = scope
+        self.detectors = tuple(detectors)
+        self.fp = _fingerprint(scope, self.detectors)
+        self.guids = [d.guid for d in self.detectors]
+        self.filtered = any(d.terminals for d in self.detectors)
+        self._tables: dict[str, dict[str, _Handlers]] = {}
+        self._shared: dict[str, _Handlers] = {}  # used when no detector filters terminals
+
+    def _table(self, terminal: str) -> dict[str, _Handlers]:
+        if not self.filtered:
+            return self._shared
+        table = self._tables.get(terminal)
+        if table is None:
+            table = self._tables[terminal] = {}
+        return table
+
+    def _handlers(self, table: dict[str, _Handlers], terminal: str, etype: str) -> _Handlers:
+        hs = tuple(
+            (i, d.step)
+            for i, d in enumerate(self.detectors)
+            if d.applies_to(terminal) and (d.types is None or etype in d.types)
+        )
+        table[etype] = hs
+        return hs
+
+    def applies(self, terminal: str) -> bool:
+        return not self.filtered or any(d.applies_to(terminal) for d in self.detectors)
+
+    def key(self, ev: PosEvent) -> str | None:
+        if self.scope == "terminal":
+            return (ev.pos_terminal or None) if self.applies(ev.pos_terminal) else None
+        table = self._table(ev.pos_terminal)
+        hs = table.get(ev.type)
+        if hs is None:
+            hs = self._handlers(table, ev.pos_terminal, ev.type)
+        return scope_key(self.scope, ev) if hs else None
+
+    def initial(self) -> ScopeState:
+        return ScopeState(
+            scope=self.scope,
+            fp=self.fp,
+            guids=list(self.guids),
+            states=[d.initial() for d in self.detectors],
+            ctx=TerminalState() if self.scope == "terminal" else None,
+        )
+
+    def reconcile(self, state: ScopeState) -> ScopeState:
+        """Carry a state of another detector set over to this one, by GUID."""
+        if state.scope != self.scope:
+            raise StateError(f"a {state.scope!r} state given to the {self.scope!r} scope")
+        old = dict(zip(state.guids, state.states, strict=False))
+        states = []
+        for d in self.detectors:
+            s = old.get(d.guid)
+            states.append(s if type(s) is d.state_type else d.initial())
+        ctx = (state.ctx or TerminalState()) if self.scope == "terminal" else None
+        return ScopeState(scope=self.scope, fp=self.fp, guids=list(self.guids), states=states,
+                          ctx=ctx)
+
+    def step(self, state: ScopeState, ev: PosEvent) -> tuple[ScopeState, list[Incident]]:
+        if state.fp != self.fp:
+            state = self.reconcile(state)
+        table = self._shared if not self.filtered else self._table(ev.pos_terminal)
+        hs = table.get(ev.type)
+        if hs is None:
+            hs = self._handlers(table, ev.pos_terminal, ev.type)
+        out: list[Incident] | None = None
+        ctx = state.ctx
+        if hs:
+            states = state.states
+            for i, fn in hs:
+                st, inc = fn(states[i], ev, ctx)
+                states[i] = st
+                if inc:
+                    if out is None:
+                        out = list(inc)
+                    else:
+                        out.extend(inc)
+        if ctx is not None:
+            assemble(ctx, ev)
+        return state, out if out is not None else []
+
+
+class DetectorEngine:
+    """The enabled detectors of a configuration, grouped by scope.
+
+    Args:
+        detectors: built detectors (GUIDs unique), in the order incidents are raised.
+
+    Example:
+        >>> from posguard.detectors.config import default_config
+        >>> engine = DetectorEngine.from_config(default_config())
+        >>> engine.scopes()
+        ('terminal', 'cashier', 'card')
+    """
+
+    def __init__(self, detectors: Iterable[Detector[Any, Any]]) -> None:
+        dets = tuple(detectors)
+        seen: set[str] = set()
+        for d in dets:
+            if d.guid in seen:
+                raise ValueError(f"detector GUID {d.guid!r} used twice")
+            seen.add(d.guid)
+        self.detectors = dets
+        self._rt: dict[str, _ScopeRuntime] = {}
+        for scope in SCOPES:
+            mine = [d for d in dets if d.scope == scope]
+            if mine:
+                self._rt[scope] = _ScopeRuntime(scope, mine)
+        self._scopes: tuple[Scope, ...] = tuple(s for s in SCOPES if s in self._rt)
+
+    @classmethod
+    def from_config(
+        cls,
+        config: DetectorConfig,
+        *,
+        zones: Zones | None = None,
+        only: Collection[str] | None = None,
+    ) -> DetectorEngine:
+        """Build the engine of a configuration's enabled detectors.
+
+        Args:
+            config: the detector configuration.
+            zones: each terminal's timezone, for rules in local time (default: all UTC).
+            only: run just these detector GUIDs, enabled or not (archive runs of one
+                detector, as `pos_process_archive(guid, ...)`); None: every enabled one.
+        """
+        from posguard.detectors.config import build_detectors
+
+        return cls(build_detectors(config, zones=zones, only=only))
+
+    def scopes(self) -> tuple[Scope, ...]:
+        """The scopes that have at least one detector, in the order terminal, cashier, card."""
+        return self._scopes
+
+    def key(self, scope: Scope, ev: PosEvent) -> str | None:
+        """The key of `ev` in `scope` (terminal GUID, cashier, card), or None to skip it."""
+        rt = self._rt.get(scope)
+        return rt.key(ev) if rt is not None else None
+
+    def initial(self, scope: Scope) -> ScopeState:
+        """A fresh state for a new key of `scope`."""
+        return self._runtime(scope).initial()
+
+    def step(
+        self, scope: Scope, state: ScopeState, ev: PosEvent
+    ) -> tuple[ScopeState, list[Incident]]:
+        """Fold one event into its key's state; return the state and the incidents raised.
+
+        Args:
+            scope: the scope the state belongs to.
+            state: the key's state (mutated in place and returned; keep the returned one).
+            ev: the next event of that key: for "terminal", the terminal's next event; for
+                "cashier"/"card", the key's next event in event-time order.
+        """
+        return self._runtime(scope).step(state, ev)
+
+    def fingerprint(self, scope: Scope) -> str:
+        """Fingerprint of the detector set of `scope` (stored in its states)."""
+        return self._runtime(scope).fp
+
+    def _runtime(self, scope: Scope) -> _ScopeRuntime:
+        rt = self._rt.get(scope)
+        if rt is None:
+            raise ValueError(f"no enabled detector has scope {scope!r}")
+        return rt
+
+    encode_state = staticmethod(encode_state)
+    decode_state = staticmethod(decode_state)
+
+
+def archive_order(events: Iterable[PosEvent]) -> list[PosEvent]:
+    """The order cross-terminal scopes (cashier, card) see events in.
+
+    Each terminal's events keep their order; terminals are merged by (ts_in_receipt,
+    terminal GUID). Live, the repartitioned stream of a cashier or card delivers this order
+    whenever that key's events on different terminals do not overlap in time.
+    """
+    per_terminal: dict[str, list[PosEvent]] = {}
+    for ev in events:
+        per_terminal.setdefault(ev.pos_terminal, []).append(ev)
+    return list(
+        heapq.merge(*per_terminal.values(), key=lambda e: (e.ts_in_receipt, e.pos_terminal))
+    )
+
+
+def run_scope(
+    engine: DetectorEngine, scope: Scope, events: Iterable[PosEvent]
+) -> Iterator[Incident]:
+    """Run one scope over events already in that scope's order, yielding incidents.
+
+    Streaming (only one state per key is kept): for a large archive, read the terminal
+    scope's events terminal by terminal (each in its own order) and the cross-terminal
+    scopes' events in `archive_order`.
+    """
+    states: dict[str, ScopeState] = {}
+    for ev in events:
+        k = engine.key(scope, ev)
+        if k is None:
+            continue
+        st = states.get(k)
+        if st is None:
+            st = engine.initial(scope)
+        st, incs = engine.step(scope, st, ev)
+        states[k] = st
+        yield from incs
+
+
+def run_archive(
+    engine: DetectorEngine, events: Iterable[PosEvent], *, since: int | None = None
+) -> list[Incident]:
+    """Run every scope of `engine` over archived events; the incidents a live run raises.
+
+    Args:
+        engine: the engine (e.g. `DetectorEngine.from_config(cfg, only=[guid])`).
+        events: events of any number of terminals, each terminal's in its order.
+        since: drop incidents created before this time (microseconds): start reading a
+            little earlier than the range to give detectors their context, then cut.
+
+    Returns:
+        The incidents, sorted by (ts_created, detector, id).
+    """
+    evs = list(events)
+    out: list[Incident] = []
+    merged: list[PosEvent] | None = None
+    for scope in engine.scopes():
+        if scope == "terminal":
+            out.extend(run_scope(engine, scope, evs))
+        else:
+            if merged is None:
+                merged = archive_order(evs)
+            out.extend(run_scope(engine, scope, merged))
+    if since is not None:
+        out = [i for i in out if i.ts_created >= since]
+    out.sort(key=lambda i: (i.ts_created, i.detector, i.id))
+    return out

@@ -1,0 +1,157 @@
+"""Rule 4: refunds above an amount, and refunds of an item this terminal sold minutes ago.
+
+Returned goods are the positions of a return receipt (opened by POS_RECEIPT_RETURN) and
+POS_POSITION_RETURN events. An item is recognised by barcode, else article, else its text.
+The terminal remembers what it sold in the last `recent_sale_minutes` (at most
+`max_remembered` items, oldest forgotten first), so state does not grow with sales.
+
+Parameters (`SuspiciousRefundParams`), defaults in brackets:
+    min_amount: fire when a return receipt's total, or a POS_POSITION_RETURN's price, is at
+        least this (kopecks); 0 = off [100000].
+    recent_sale_minutes: fire when a returned item was sold on the same terminal within this
+        many minutes; 0 = off [30].
+    max_remembered: how many recently sold items the terminal remembers [1000].
+
+Example:
+    >>> from posguard.detectors.testing import receipt, run_detector
+    >>> sale = receipt("T1", op_id="1").item("Phone", 300_00, barcode="460001").close()
+    >>> back = receipt("T1", op_id="2", kind="return", at=sale.now + 60_000_000)
+    >>> evs = sale.events() + back.item("Phone", 300_00, barcode="460001").close().events()
+    >>> run_detector(SuspiciousRefund("PGD00004"), evs)[0].custom_columns["reason"]
+    'recent_sale'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import msgspec
+
+from posguard.detectors.base import (
+    NO_INCIDENTS,
+    Detector,
+    DetectorState,
+    Params,
+    Ref,
+    cashier_of,
+    event_key,
+    money,
+    receipt_of,
+)
+from posguard.detectors.localtime import MINUTE
+from posguard.model.event_types import POSITION_TYPES
+from posguard.model.events import PosEvent
+from posguard.model.incidents import Incident
+from posguard.model.receipts import TerminalState
+
+__all__ = ["SuspiciousRefund", "SuspiciousRefundParams", "SuspiciousRefundState"]
+
+_CLOSES = frozenset({"POS_RECEIPT_CLOSE", "POS_RECEIPT_RETURN_CLOSE", "POS_RECEIPT_SELL_CLOSE"})
+
+
+class SuspiciousRefundParams(Params, frozen=True):
+    """Parameters of SuspiciousRefund (see the module docstring)."""
+
+    min_amount: int = 1000_00
+    recent_sale_minutes: int = 30
+    max_remembered: int = 1000
+
+    def __post_init__(self) -> None:
+        if self.min_amount < 0 or self.recent_sale_minutes < 0:
+            raise ValueError("min_amount/recent_sale_minutes: must not be negative")
+        if self.max_remembered < 1:
+            raise ValueError("max_remembered: must be at least 1")
+
+
+class SuspiciousRefundState(DetectorState):
+    """Items sold recently: item -> (sale event key, ts), oldest first."""
+
+    sold: dict[str, Ref] = msgspec.field(default_factory=dict)
+
+
+def _item(ev: PosEvent) -> str:
+    return ev.barcode or ev.article or ev.text.casefold()
+
+
+class SuspiciousRefund(Detector[SuspiciousRefundParams, SuspiciousRefundState]):
+    """Raises incidents on large refunds and on refunds of items sold shortly before."""
+
+    type_name = "suspicious_refund"
+    title = "Suspicious refund"
+    summary = "A large refund, or a refund of an item the same terminal sold minutes before."
+    params_type = SuspiciousRefundParams
+    state_type = SuspiciousRefundState
+
+    def setup(self) -> None:
+        """Window length in microseconds."""
+        self._window = self.params.recent_sale_minutes * MINUTE
+
+    def event_types(self) -> frozenset[str]:
+        """Positions, position returns and receipt closes."""
+        return POSITION_TYPES | _CLOSES | {"POS_POSITION_RETURN"}
+
+    def step(
+        self, state: SuspiciousRefundState, ev: PosEvent, ctx: TerminalState | None
+    ) -> tuple[SuspiciousRefundState, Sequence[Incident]]:
+        """Remember sales; check returned items and return totals."""
+        t = ev.type
+        r = receipt_of(ctx, ev)
+        returning = r is not None and r.kind == "return"
+        out: list[Incident] = []
+        p = self.params
+        if t in POSITION_TYPES and not returning:
+            if self._window:
+                self._remember(state, ev)
+            return state, NO_INCIDENTS
+        if t in POSITION_TYPES or t == "POS_POSITION_RETURN":
+            if self._window:
+                out.extend(self._recent(state, ev, ctx))
+            if t == "POS_POSITION_RETURN" and p.min_amount and ev.price >= p.min_amount:
+                out.append(self._large(ev, ev.price, ctx))
+            return state, out
+        if returning and p.min_amount and r is not None:
+            total = ev.price or sum(r.positions.values())
+            if total >= p.min_amount:
+                out.append(self._large(ev, total, ctx))
+        return state, out
+
+    def _remember(self, state: SuspiciousRefundState, ev: PosEvent) -> None:
+        item = _item(ev)
+        if not item:
+            return
+        sold = state.sold
+        sold.pop(item, None)
+        sold[item] = (event_key(ev), ev.ts_in_receipt)
+        oldest = ev.ts_in_receipt - self._window
+        while sold:
+            first = next(iter(sold))
+            if len(sold) <= self.params.max_remembered and sold[first][1] >= oldest:
+                break
+            del sold[first]
+
+    def _recent(
+        self, state: SuspiciousRefundState, ev: PosEvent, ctx: TerminalState | None
+    ) -> list[Incident]:
+        item = _item(ev)
+        sale = state.sold.get(item) if item else None
+        if sale is None or not 0 <= ev.ts_in_receipt - sale[1] <= self._window:
+            return []
+        del state.sold[item]  # one sale explains one refund
+        minutes = (ev.ts_in_receipt - sale[1]) // MINUTE
+        return [
+            self.incident(
+                ev,
+                related=[sale],
+                cashier=cashier_of(ev, ctx),
+                details=f"{ev.text or item} refunded {minutes} min after it was sold here",
+                columns={"reason": "recent_sale", "item": item},
+            )
+        ]
+
+    def _large(self, ev: PosEvent, amount: int, ctx: TerminalState | None) -> Incident:
+        return self.incident(
+            ev,
+            cashier=cashier_of(ev, ctx),
+            details=f"refund of {money(amount)}",
+            columns={"reason": "amount", "amount": str(amount)},
+        )
