@@ -11,6 +11,7 @@ from __future__ import annotations
 import hmac
 import secrets
 from pathlib import Path
+from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 
@@ -74,7 +75,7 @@ def require_role(role: str):  # type: ignore[no-untyped-def]
     if role not in ROLES:
         raise ValueError(f"unknown role {role}")
 
-    def check(principal: Principal = Depends(authenticate)) -> Principal:
+    def check(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
         if not principal.has(role):
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {role} required")
         return principal

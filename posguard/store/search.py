@@ -16,7 +16,7 @@ from posguard.store.backends.base import Backend
 from posguard.store.schema import EVENT_COLUMNS
 
 __all__ = ["SearchQuery", "build_event_search", "search_events", "iter_events", "count_events",
-           "DEFAULT_LIMIT"]
+           "DEFAULT_LIMIT", "count_distinct_events"]
 
 DEFAULT_LIMIT = 500
 _SELECT = ", ".join(EVENT_COLUMNS[:-3])
@@ -108,6 +108,15 @@ def count_events(backend: Backend, t0: int, t1: int, f: EventFilter | None = Non
     where = _where(backend.database, t0, t1, f or EventFilter(), p)
     return int(backend.query(
         f"SELECT count() FROM {backend.database}.events WHERE {where}", p.values).scalar())
+
+
+def count_distinct_events(backend: Backend, t0: int, t1: int) -> tuple[int, int]:
+    """(rows, distinct event ids) received in [t0, t1]: equal when nothing is doubled."""
+    row = backend.query(
+        f"SELECT count(), uniqExact(event_id) FROM {backend.database}.events "
+        "WHERE ts_received >= {t0:Int64} AND ts_received <= {t1:Int64}", {"t0": t0, "t1": t1}
+    ).rows[0]
+    return int(row[0]), int(row[1])
 
 
 def iter_events(backend: Backend, t0: int, t1: int, terminals: tuple[str, ...] = (),

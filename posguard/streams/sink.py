@@ -54,6 +54,7 @@ class SinkStats:
     batches: int = 0
     retries: int = 0
     last_batch_seconds: float = 0.0
+    assigned: int = 0
     lag: dict[str, int] = field(default_factory=dict)
 
 
@@ -122,6 +123,7 @@ class ClickHouseSink:
                     c = committed.get((p.topic, p.partition), OFFSET_INVALID)
                     p.offset = max(resume, c) if c >= 0 else resume
         consumer.incremental_assign(partitions)
+        self.stats.assigned += len(partitions)
         log.info("sink assigned %s", [(p.topic, p.partition, p.offset) for p in partitions])
 
     def _stored_with_retry(self, partitions: list[int]) -> dict[int, int]:
@@ -137,6 +139,7 @@ class ClickHouseSink:
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         consumer.incremental_unassign(partitions)
+        self.stats.assigned -= len(partitions)
 
     # -- the loop -----------------------------------------------------------------------
     def run(self) -> None:

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from posguard.console.auth import Principal, require_role
 from posguard.model.filters import EventFilter, SearchFlags, StringFilter
 from posguard.model.times import to_micros
-from posguard.store.search import DEFAULT_LIMIT, search_events
+from posguard.store.search import DEFAULT_LIMIT, count_distinct_events, search_events
 
 router = APIRouter(prefix="/api/events", tags=["events"])
 
@@ -47,3 +47,17 @@ def search(
                     text=tuple(StringFilter(t, flags) for t in text))
     events = search_events(request.app.state.node.backend, t0, t1, f, limit, newest_first)
     return [msgspec.structs.asdict(e) for e in events]
+
+
+@router.get("/count")
+def count(
+    request: Request,
+    _: Annotated[Principal, Depends(require_role("viewer"))],
+    from_: Annotated[str, Query(alias="from")] = "0",
+    to: Annotated[str | None, Query()] = None,
+) -> dict[str, int]:
+    """How many events were received in [from, to], and how many distinct event ids."""
+    t1 = to_micros(to) if to else int(time.time() * 1_000_000)
+    t0 = to_micros(from_) if from_ != "0" else 0
+    rows, distinct = count_distinct_events(request.app.state.node.backend, t0, t1)
+    return {"count": rows, "distinct": distinct}

@@ -82,6 +82,18 @@ class ChdbBackend:
         except Exception as e:
             raise StoreUnavailable(f"cannot open chDB data folder {self.path}: {e}") from None
         self._closed = False
+        self._owner = True
+
+    def sibling(self, database: str) -> ChdbBackend:
+        """Another database on the same engine (chDB allows one data folder per process)."""
+        if not _IDENT.match(database):
+            raise QueryError(f"bad database name {database!r}")
+        twin = object.__new__(ChdbBackend)
+        twin.path, twin.database, twin.lock, twin.session = (
+            self.path, database, self.lock, self.session)
+        twin._closed = False
+        twin._owner = False
+        return twin
 
     def _run(self, sql: str, fmt: str, params: Mapping[str, Any] | None) -> bytes:
         if self._closed:
@@ -134,6 +146,8 @@ class ChdbBackend:
         with self.lock:
             if not self._closed:
                 self._closed = True
+                if not self._owner:
+                    return
                 try:
                     self.session.close()
                 except Exception:  # closing must not raise during shutdown

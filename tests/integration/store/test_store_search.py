@@ -1,0 +1,123 @@
+"""Store and search on both backends (chDB in-process, clickhouse-connect over HTTP)."""
+
+from __future__ import annotations
+
+import pytest
+
+from posguard.model.events import PosEvent
+from posguard.model.filters import SearchFlags, StringFilter, event_filter_from_dict
+from posguard.store.errors import QueryError
+from posguard.store.migrations import applied_versions, migrate
+from posguard.store.schema import MIGRATIONS
+from posguard.store.search import count_events, iter_events, search_events
+from posguard.store.writer import insert_events, stored_offsets
+
+pytestmark = pytest.mark.integration
+
+T0 = 1_796_000_000_000_000
+HOSTILE = ["O'Brien", "'; DROP TABLE events; --", "back\\slash", "Молоко «Простоквашино»",
+           "100%_off", "{p0:String}", "\x00nul"]
+
+
+def make_events() -> list[PosEvent]:
+    rows = [
+        ("T1", "Ivanov I", "100", "POS_POSITION_ADD", "Milk 3.2% 1l", "10001", "4607001234561"),
+        ("T1", "Ivanov I", "100", "POS_POSITION_ADD", "Buttermilk", "10002", "0760557822035"),
+        ("T1", "Ivanov I", "100", "POS_RECEIPT_CLOSE", "", "", ""),
+        ("T2", "Petrova A", "200", "POS_POSITION_ADD_BY_SCANNER", "milk chocolate", "40010", "46"),
+        ("T2", "Petrova A", "200", "POS_POSITION_DELETE", "Beer lager", "50001", "4600500000011"),
+        ("T3", "Sidorov K", "300", "POS_POSITION_ADD", "MILK", "x-milk", ""),
+    ]
+    out = [PosEvent(type=t, pos_terminal=term, cashier_name=c, op_id=op, text=text,
+                    article=art, barcode=bc, ts_in_receipt=T0 + i, ts_received=T0 + i,
+                    event_id=f"e{i}", price=100 * i)
+           for i, (term, c, op, t, text, art, bc) in enumerate(rows)]
+    out += [PosEvent(type="POS_POSITION_ADD", pos_terminal="T9", cashier_name=h, text=h,
+                     op_id=h, ts_in_receipt=T0 + 100 + i, ts_received=T0 + 100 + i,
+                     event_id=f"h{i}") for i, h in enumerate(HOSTILE)]
+    return out
+
+
+@pytest.fixture
+def filled(any_store):  # type: ignore[no-untyped-def]
+    insert_events(any_store, make_events(), partition=0, offsets=list(range(len(make_events()))))
+    return any_store
+
+
+def ids(backend, f: dict, **kw) -> list[str]:  # type: ignore[no-untyped-def]
+    return [e.event_id for e in search_events(backend, T0, T0 + 1000,
+                                              event_filter_from_dict(f), **kw)]
+
+
+def test_migrations_are_idempotent(any_store) -> None:  # type: ignore[no-untyped-def]
+    assert migrate(any_store) == []
+    assert applied_versions(any_store) == {m.version for m in MIGRATIONS}
+
+
+def test_round_trip_keeps_every_field(filled) -> None:  # type: ignore[no-untyped-def]
+    got = search_events(filled, T0, T0 + 1000, event_filter_from_dict({}), limit=-1)
+    assert sorted(got, key=lambda e: e.event_id) == sorted(make_events(), key=lambda e: e.event_id)
+
+
+@pytest.mark.parametrize("f,expected", [
+    ({"cashiers": "Ivanov I"}, ["e0", "e1", "e2"]),
+    ({"cashiers": ["Petrova A", "Sidorov K"]}, ["e3", "e4", "e5"]),
+    ({"events": ["POS_POSITION_DELETE"]}, ["e4"]),
+    ({"events": "POSNG_RECEIPT_CLOSE"}, ["e2"]),
+    ({"receipt_number": "200"}, ["e3", "e4"]),
+    ({"terminals": ("T3",)}, ["e5"]),
+    ({"text": [StringFilter("milk", SearchFlags.STARTS_WITH)]}, ["e0", "e3", "e5"]),
+    ({"text": [StringFilter("Milk", SearchFlags.STARTS_WITH | SearchFlags.CASE_SENSITIVE)]},
+     ["e0"]),
+    ({"text": [StringFilter("milk", SearchFlags.CONTAINS)]}, ["e0", "e1", "e3", "e5"]),
+    ({"text": [StringFilter("milk", SearchFlags.EXACT)]}, ["e5"]),
+    ({"text": [StringFilter("milk", SearchFlags.ENDS_WITH)]}, ["e1", "e5"]),
+    ({"text": [StringFilter("4600500", SearchFlags.CONTAINS)]}, ["e4"]),  # barcode
+    ({"text": [StringFilter("x-", SearchFlags.STARTS_WITH)]}, ["e5"]),  # article
+    ({"text": "chocolate"}, ["e3"]),
+    ({"receipt_number": "100", "text": [StringFilter("Milk", SearchFlags.STARTS_WITH)],
+      "cashiers": ("Ivanov I",)}, ["e0"]),
+    ({"cashiers": "Nobody"}, []),
+])
+def test_each_filter_key_and_mode(filled, f: dict, expected: list[str]) -> None:  # type: ignore[no-untyped-def]
+    got = [i for i in ids(filled, f) if i.startswith("e")]
+    assert got == expected
+
+
+@pytest.mark.parametrize("hostile", HOSTILE)
+def test_hostile_strings_match_literally(filled, hostile: str) -> None:  # type: ignore[no-untyped-def]
+    i = HOSTILE.index(hostile)
+    for f in ({"cashiers": hostile}, {"receipt_number": hostile},
+              {"text": [StringFilter(hostile, SearchFlags.EXACT | SearchFlags.CASE_SENSITIVE)]}):
+        assert ids(filled, f) == [f"h{i}"], f
+    assert count_events(filled, T0, T0 + 1000) == len(make_events())  # nothing dropped
+
+
+def test_limit_order_and_time_range(filled) -> None:  # type: ignore[no-untyped-def]
+    assert ids(filled, {}, limit=2) == ["e0", "e1"]
+    assert ids(filled, {}, limit=2, newest_first=True) == ["h6", "h5"]
+    assert search_events(filled, T0 + 2, T0 + 3, event_filter_from_dict({})) \
+        [0].event_id == "e2"
+
+
+def test_archive_iteration_in_terminal_order(filled) -> None:  # type: ignore[no-untyped-def]
+    got = list(iter_events(filled, T0, T0 + 1000, page=2))
+    keys = [(e.pos_terminal, e.ts_in_receipt) for e in got]
+    assert keys == sorted(keys) and len(got) == len(make_events())
+    assert [e.event_id for e in iter_events(filled, T0, T0 + 1000, terminals=("T2",))] == \
+        ["e3", "e4"]
+
+
+def test_insert_dedup_token_and_stored_offsets(any_store) -> None:  # type: ignore[no-untyped-def]
+    evs = make_events()[:3]
+    for _ in range(2):
+        insert_events(any_store, evs, topic_id="tid", partition=1, offsets=[5, 6, 7],
+                      dedup_token="pos.events:1:5-7")
+    assert count_events(any_store, T0, T0 + 1000) == 3
+    assert stored_offsets(any_store, "tid", [0, 1]) == {1: 7}
+    assert stored_offsets(any_store, "other-incarnation", [1]) == {}
+
+
+def test_engine_errors_are_translated(any_store) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(QueryError, match="(?i)unknown|doesn't exist|does not exist"):
+        any_store.query(f"SELECT nope FROM {any_store.database}.events")

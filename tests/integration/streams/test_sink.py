@@ -1,0 +1,142 @@
+"""The ClickHouse sink against the real broker and chDB: exactly once, dead letters, retries."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient
+
+from posguard.ingest.publisher import EventPublisher
+from posguard.ingest.simulator import ChainSimulator
+from posguard.model.codec import decode_json
+from posguard.store.errors import StoreUnavailable
+from posguard.store.search import count_distinct_events
+from posguard.streams.sink import ClickHouseSink
+from posguard.streams.topics import Topics, ensure_topics
+from tests.conftest import TEST_SESSION_TIMEOUT_MS
+
+pytestmark = pytest.mark.integration
+T0 = 1_796_000_000_000_000
+
+
+def publish(bootstrap: str, topics: Topics, n: int, seed: int = 1, start: int = T0) -> list:
+    pub = EventPublisher(bootstrap, topics)
+    evs = list(ChainSimulator(2, 3, seed=seed).events(n, start))
+    pub.publish_many(evs)
+    assert pub.flush(30) == 0
+    return evs
+
+
+@contextmanager
+def running_sink(bootstrap: str, topics: Topics, backend, group: str | None = None,
+                 ) -> Iterator[ClickHouseSink]:  # type: ignore[no-untyped-def]
+    sink = ClickHouseSink(bootstrap, topics, backend, group=group or f"g{uuid.uuid4().hex}",
+                          batch_size=1000, consumer_config={
+                              "session.timeout.ms": TEST_SESSION_TIMEOUT_MS})
+    t = threading.Thread(target=sink.run, daemon=True)
+    t.start()
+    try:
+        yield sink
+    finally:
+        sink.stop()
+        t.join(30)
+
+
+def wait_for(pred, timeout: float = 60.0) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def counts(store) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    return count_distinct_events(store, 0, 2**62)
+
+
+def test_each_event_stored_once_even_when_commits_are_lost(kafka_bootstrap, topics, store) -> None:  # type: ignore[no-untyped-def]
+    publish(kafka_bootstrap, topics, 3000)
+    with running_sink(kafka_bootstrap, topics, store) as sink:
+        assert wait_for(lambda: counts(store)[0] >= 3000)
+        assert sink.stats.events == 3000
+    # A new group has no committed offsets: exactly the case of a crash between INSERT and
+    # commit. The offsets stored with the rows must stop it from writing anything again.
+    with running_sink(kafka_bootstrap, topics, store) as sink2:
+        assert wait_for(lambda: sink2.stats.assigned > 0, 30)
+        publish(kafka_bootstrap, topics, 500, seed=2, start=T0 + 10**9)
+        assert wait_for(lambda: counts(store)[0] >= 3500)
+        time.sleep(1)
+    assert counts(store) == (3500, 3500)
+
+
+def test_recreated_topic_is_not_hidden_by_old_offsets(kafka_bootstrap, store) -> None:  # type: ignore[no-untyped-def]
+    topics = Topics(prefix=f"r{uuid.uuid4().hex[:8]}.")
+    ensure_topics(kafka_bootstrap, topics, 2)
+    publish(kafka_bootstrap, topics, 400)
+    group = f"g{uuid.uuid4().hex}"
+    with running_sink(kafka_bootstrap, topics, store, group):
+        assert wait_for(lambda: counts(store)[0] >= 400)
+    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+    for f in admin.delete_topics([topics.events]).values():
+        f.result(10)
+    assert wait_for(lambda: topics.events not in admin.list_topics(timeout=5).topics, 10)
+    ensure_topics(kafka_bootstrap, topics, 2)  # like an in-memory broker that lost its log
+    publish(kafka_bootstrap, topics, 300, seed=9, start=T0 + 10**9)
+    with running_sink(kafka_bootstrap, topics, store, group):
+        assert wait_for(lambda: counts(store)[0] >= 700)
+        time.sleep(1)
+    assert counts(store) == (700, 700)
+
+
+def test_bad_bytes_go_to_deadletter_and_good_ones_are_stored(kafka_bootstrap, topics, store) -> None:  # type: ignore[no-untyped-def]
+    p = Producer({"bootstrap.servers": kafka_bootstrap})
+    p.produce(topics.events, key=b"T1", value=b"\x00garbage{")
+    p.flush(10)
+    publish(kafka_bootstrap, topics, 100)
+    with running_sink(kafka_bootstrap, topics, store) as sink:
+        assert wait_for(lambda: counts(store)[0] >= 100 and sink.stats.rejected == 1)
+    c = Consumer({"bootstrap.servers": kafka_bootstrap, "group.id": uuid.uuid4().hex,
+                  "auto.offset.reset": "earliest",
+                  "session.timeout.ms": TEST_SESSION_TIMEOUT_MS})
+    c.subscribe([topics.deadletter])
+    msgs = []
+    deadline = time.monotonic() + 30
+    while not msgs and time.monotonic() < deadline:
+        msgs = [m for m in c.consume(10, 1.0) if not m.error()]
+    c.close()
+    doc = decode_json(msgs[0].value())
+    assert "not a valid event" in doc["reason"] and doc["source"].startswith(topics.events)
+    assert counts(store) == (100, 100)
+
+
+class FailingInserts:
+    """A real store whose first `n` inserts fail as if ClickHouse were down."""
+
+    def __init__(self, backend, n: int):  # type: ignore[no-untyped-def]
+        self._b, self.left = backend, n
+        self.database = backend.database
+
+    def insert(self, *a, **kw):  # type: ignore[no-untyped-def]
+        if self.left > 0:
+            self.left -= 1
+            raise StoreUnavailable("injected: store down")
+        return self._b.insert(*a, **kw)
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        return getattr(self._b, name)
+
+
+def test_store_outage_is_retried_without_loss(kafka_bootstrap, topics, store) -> None:  # type: ignore[no-untyped-def]
+    publish(kafka_bootstrap, topics, 1000)
+    flaky = FailingInserts(store, 3)
+    with running_sink(kafka_bootstrap, topics, flaky) as sink:
+        assert wait_for(lambda: counts(store)[0] >= 1000, 90)
+        assert sink.stats.retries == 3
+    assert counts(store) == (1000, 1000)
