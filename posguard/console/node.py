@@ -24,10 +24,12 @@ __all__ = ["Node", "worker_config"]
 log = logging.getLogger(__name__)
 
 
-def worker_config(settings: Settings, bootstrap: str) -> Any:
+def worker_config(settings: Settings, bootstrap: str, embedded_broker: bool) -> Any:
     from posguard.streams.app import WorkerConfig
 
+    batch = settings.producer_batch_bytes or (1 if embedded_broker else 16384)
     return WorkerConfig(
+        producer_batch_bytes=batch,
         bootstrap=bootstrap, topics=Topics(settings.topic_prefix), app_id=settings.app_id,
         partitions=settings.partitions, replication=settings.replication,
         data_dir=settings.data, session_timeout=settings.session_timeout,
@@ -155,7 +157,8 @@ class Node:
         from posguard.streams.app import create_app
         from posguard.streams.extensions import default_extensions
 
-        ctx = create_app(worker_config(self.settings, self.bootstrap), default_extensions())
+        ctx = create_app(worker_config(self.settings, self.bootstrap, not self.settings.kafka),
+                         default_extensions())
         self.worker_ctx = ctx
         if self.want_api:
             self.state.metrics["worker"] = lambda: dict(ctx.counters)

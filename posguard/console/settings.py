@@ -37,6 +37,7 @@ class Settings:
     session_timeout: float = 10.0
     rebalance_timeout: float = 10.0
     sink_batch: int = 20_000
+    producer_batch_bytes: int = 0
     demo_rate: float = 50.0
     demo_stores: int = 3
     demo_terminals: int = 4
@@ -68,6 +69,8 @@ FIELDS: dict[str, str] = {
     "session_timeout": "Kafka consumer group session timeout, seconds",
     "rebalance_timeout": "Kafka consumer group rebalance timeout, seconds",
     "sink_batch": "most messages per ClickHouse insert",
+    "producer_batch_bytes": "Faust producer batch size in bytes; 0 = 1 with the embedded "
+                            "broker (its high watermarks need one record per batch), else 16384",
     "demo_rate": "events per second of demo traffic (posguard up --demo)",
     "demo_stores": "stores in demo traffic",
     "demo_terminals": "terminals per store in demo traffic",

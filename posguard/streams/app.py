@@ -43,6 +43,10 @@ class WorkerConfig:
     heartbeat_interval: float = 1.0
     rebalance_timeout: float = 10.0
     kafka_config: dict[str, Any] = field(default_factory=dict)
+    # 1 = one record per produced batch. Tansu reports a partition's high watermark as the
+    # last batch's base offset + 1, so Faust's changelog recovery (which reads up to the
+    # high watermark) would stop short after multi-record batches.
+    producer_batch_bytes: int = 16384
 
 
 @dataclass
@@ -85,6 +89,7 @@ def create_app(config: WorkerConfig, extensions: tuple[Extension, ...] = ()) -> 
         web_enabled=False,
         table_standby_replicas=0,
         producer_acks=-1,
+        producer_max_batch_size=config.producer_batch_bytes,
         **_broker_credentials(config.kafka_config),
     )
     t = config.topics
@@ -156,7 +161,12 @@ def _add_receipt_assembly(ctx: WorkerContext) -> None:
             key = ev.pos_terminal.encode()
             raw = terminals.get(key)
             state = _state_decoder.decode(raw) if raw else TerminalState()
+            offset = event.message.offset
+            if offset <= state.last_offset:
+                ctx.count("events_replayed_skipped")
+                continue
             state, done = assemble(state, ev)
+            state.last_offset = offset
             terminals[key] = _state_encoder.encode(state)
             for receipt in done:
                 await receipts_topic.send(key=key, value=encode(receipt))

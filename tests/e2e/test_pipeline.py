@@ -35,7 +35,7 @@ class NodeProcess:
                      "--data", str(data), "--http", f"127.0.0.1:{self.port}", "--partitions", "4",
                      "--topic-prefix", topics.prefix, "--app-id", f"e2e-{topics.prefix}",
                      "--session-timeout", "6", "--rebalance-timeout", "6", "--log-level",
-                     "warning", "--sink-batch", "2000"]
+                     "warning", "--sink-batch", "2000", "--producer-batch-bytes", "1"]
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = data / "node.log"
 

@@ -8,7 +8,8 @@ from posguard.console.settings import Settings
 
 NODE_SETTINGS = ("data", "config", "kafka", "clickhouse", "database", "http", "partitions",
                  "replication", "topic_prefix", "app_id", "session_timeout", "rebalance_timeout",
-                 "sink_batch", "demo_rate", "demo_stores", "demo_terminals", "log_level")
+                 "sink_batch", "producer_batch_bytes", "demo_rate", "demo_stores",
+                 "demo_terminals", "log_level")
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
