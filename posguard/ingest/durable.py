@@ -1,0 +1,350 @@
+"""DurablePublisher: the ingest adapters' publisher. Nothing accepted is lost while the broker
+is away: the local spool holds it and replays it, in order, when the broker is back.
+
+Two modes:
+- direct: events go straight to the producer (idempotent, acks=all). Only failed deliveries
+  are reported back (cheap); a failure, a full local queue, "all brokers down" or a fatal
+  producer error switches to spooling.
+- spooling: the producer's queue is purged into the spool (the purge reports every message
+  it drops, in order), and every new event is appended to the spool behind them. A thread
+  probes the broker; when it answers, a fresh producer (a restarted broker may not know the
+  old producer's idempotence state) replays the spool batch by batch, each batch confirmed
+  before the spool's cursor moves past it. When the replay has caught up, with nothing left
+  in the spool, publishing goes direct again.
+
+So per terminal the order of events is kept: while anything is spooled, newer events queue
+behind it. A double is possible only for a message the broker stored but did not confirm
+before it went away (purged in flight, or a replay batch cut short); every event carries its
+event_id, which the sink deduplicates on. Events still in the producer's memory when the
+process is killed (normally milliseconds' worth) are the only ones a hard kill can lose;
+`close()` spools them on a normal stop.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException, Producer
+
+from posguard.ingest.publisher import producer_config
+from posguard.ingest.rejects import Rejected, deadletter_value
+from posguard.ingest.spool import Spool
+from posguard.model.codec import encode
+from posguard.model.events import PosEvent
+from posguard.streams.errors import BrokerError
+from posguard.streams.topics import Topics
+
+__all__ = ["DurablePublisher", "PublisherStats"]
+
+log = logging.getLogger(__name__)
+
+DIRECT, SPOOLING = "direct", "spooling"
+EVENTS, DEADLETTER = "events", "deadletter"
+
+
+@dataclass
+class PublisherStats:
+    """Counters of a DurablePublisher (monotonic except the gauges at the end)."""
+
+    sent: int = 0  # handed straight to the producer
+    spooled: int = 0  # written to the spool (new events while spooling + failed/purged ones)
+    replayed: int = 0  # delivered from the spool
+    delivery_errors: int = 0
+    degradations: int = 0  # switches from direct to spooling
+    replay_failures: int = 0
+    spool_records: int = 0  # gauge: records waiting in the spool
+    spooling: int = 0  # gauge: 1 while spooling
+
+
+class _Session:
+    """One producer instance and what it is used for ("live" or "replay")."""
+
+    def __init__(self, producer: Producer, role: str):
+        self.producer = producer
+        self.role = role
+        self.errors = 0
+
+
+class DurablePublisher:
+    """Publish events to pos.events (and rejects to pos.deadletter) through a local spool.
+
+    Args:
+        bootstrap: Kafka bootstrap servers.
+        topics: topic names.
+        spool: the spool (its folder survives restarts; a non-empty spool is replayed first).
+        extra_config: producer settings of the deployment (override the defaults).
+        message_timeout: seconds a message may wait for the broker before it is spooled.
+        fsync_interval: group-commit period of the spool, seconds.
+        probe_interval: first retry delay when the broker is away (doubles up to 10 s).
+        replay_batch_bytes: spool bytes replayed per confirmed batch.
+
+    Call `start()` before publishing and `close()` at the end.
+    """
+
+    def __init__(self, bootstrap: str, topics: Topics, spool: Spool,
+                 extra_config: dict[str, Any] | None = None, *, message_timeout: float = 30.0,
+                 fsync_interval: float = 0.05, probe_interval: float = 0.5,
+                 replay_batch_bytes: int = 1024 * 1024):
+        self.bootstrap, self.topics, self.spool = bootstrap, topics, spool
+        self.extra_config = dict(extra_config or {})
+        self.message_timeout = message_timeout
+        self.fsync_interval = fsync_interval
+        self.probe_interval = probe_interval
+        self.replay_batch_bytes = replay_batch_bytes
+        self.stats = PublisherStats()
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._live: _Session | None = None
+        self._replay: _Session | None = None
+        self._retired: list[_Session] = []
+        self._need_degrade = ""
+        self._topic = {EVENTS: topics.events, DEADLETTER: topics.deadletter}
+        if spool.empty:
+            self._mode = DIRECT
+            self._live = self._session("live")
+        else:
+            self._mode = SPOOLING
+            log.info("spool %s holds %d messages from before: replaying them first",
+                     spool.path, spool.records)
+
+    # -- producers -------------------------------------------------------------------------
+
+    def _session(self, role: str) -> _Session:
+        holder: list[_Session] = []
+        conf = producer_config(
+            self.bootstrap, self.extra_config,
+            **{"message.timeout.ms": int(self.message_timeout * 1000),
+               "delivery.report.only.error": True,
+               "on_delivery": lambda err, msg: self._delivered(holder[0], err, msg),
+               "error_cb": self._error})
+        try:
+            s = _Session(Producer(conf), role)
+        except KafkaException as e:
+            raise BrokerError(f"cannot create a Kafka producer for {self.bootstrap}: {e}") \
+                from None
+        holder.append(s)
+        return s
+
+    def _delivered(self, session: _Session, err: KafkaError, msg: Any) -> None:
+        # Runs inside poll()/flush(), which are only called with the lock held.
+        self.stats.delivery_errors += 1
+        if session.role != "live":
+            session.errors += 1
+            return
+        kind = DEADLETTER if msg.topic() == self.topics.deadletter else EVENTS
+        self.spool.append(kind, msg.key() or b"", msg.value() or b"")
+        self.stats.spooled += 1
+        if not self._need_degrade:
+            self._need_degrade = f"delivery failed: {err.str()}"
+
+    def _error(self, err: KafkaError) -> None:
+        if err.code() == KafkaError._ALL_BROKERS_DOWN or err.fatal():
+            if self._mode == DIRECT and not self._need_degrade:
+                self._need_degrade = err.str()
+
+    def _degrade(self, reason: str) -> None:
+        """Switch to spooling: purge the live producer's queue into the spool (lock held)."""
+        self._need_degrade = ""
+        if self._mode != DIRECT:
+            return
+        self._mode = SPOOLING
+        self.stats.degradations += 1
+        log.warning("Kafka unavailable (%s): spooling events to %s until it is back",
+                    reason, self.spool.path)
+        s, self._live = self._live, None
+        if s is not None:
+            self._drain_purged(s)
+
+    def _drain_purged(self, s: _Session) -> None:
+        s.producer.purge(in_queue=True, in_flight=True, blocking=True)
+        deadline = time.monotonic() + 1.0
+        while len(s.producer) and time.monotonic() < deadline:
+            s.producer.poll(0.01)
+        if len(s.producer):
+            self._retired.append(s)
+
+    # -- publishing ------------------------------------------------------------------------
+
+    def _send(self, items: Iterable[tuple[str, bytes, bytes]]) -> int:
+        n = 0
+        with self._lock:
+            if self._need_degrade:
+                self._degrade(self._need_degrade)
+            for kind, key, value in items:
+                n += 1
+                if self._mode == DIRECT and self._live is not None:
+                    try:
+                        self._live.producer.produce(self._topic[kind], value, key)
+                        self.stats.sent += 1
+                        continue
+                    except BufferError:
+                        self._degrade("the local producer queue is full")
+                    except KafkaException as e:
+                        self._degrade(f"produce failed: {e}")
+                self.spool.append(kind, key, value)
+                self.stats.spooled += 1
+        return n
+
+    def publish(self, ev: PosEvent) -> None:
+        """Publish one event (asynchronous; durable against broker outages)."""
+        self._send(((EVENTS, ev.pos_terminal.encode(), encode(ev)),))
+
+    def publish_raw(self, terminal: str, value: bytes) -> None:
+        """Publish one already-encoded event."""
+        self._send(((EVENTS, terminal.encode(), value),))
+
+    def publish_many(self, events: Iterable[PosEvent]) -> int:
+        """Publish events in order; returns how many."""
+        return self._send((EVENTS, ev.pos_terminal.encode(), encode(ev)) for ev in events)
+
+    def publish_deadletter(self, r: Rejected) -> None:
+        """Send a rejected piece to pos.deadletter (spooled like events when needed)."""
+        self._send(((DEADLETTER, r.terminal.encode(), deadletter_value(r)),))
+
+    def publish_rejects(self, rejects: Iterable[Rejected]) -> int:
+        """Send several rejected pieces to pos.deadletter."""
+        return self._send((DEADLETTER, r.terminal.encode(), deadletter_value(r))
+                          for r in rejects)
+
+    @property
+    def mode(self) -> str:
+        """"direct" or "spooling"."""
+        return self._mode
+
+    def flush(self, timeout: float = 30.0) -> int:
+        """Wait until everything handed over is delivered (replay included), at most
+        `timeout` seconds; returns how many messages are still waiting (spooled ones too)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                waiting = self.spool.records
+                if self._mode == DIRECT and self._live is not None:
+                    waiting += self._live.producer.flush(
+                        max(0.0, min(0.1, deadline - time.monotonic())))
+                    if self._need_degrade:
+                        self._degrade(self._need_degrade)
+                        waiting = self.spool.records
+                elif self._replay is not None:
+                    waiting += len(self._replay.producer)
+            if waiting == 0 or time.monotonic() >= deadline:
+                return int(waiting)
+            time.sleep(0.02)
+
+    def snapshot(self) -> dict[str, int]:
+        """The counters, flat (for metrics)."""
+        self.stats.spool_records = self.spool.records
+        self.stats.spooling = int(self._mode == SPOOLING)
+        return asdict(self.stats)
+
+    # -- the keeper thread -----------------------------------------------------------------
+
+    def start(self) -> DurablePublisher:
+        """Start the thread that serves delivery reports, syncs the spool and replays it."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="posguard-publisher",
+                                            daemon=True)
+            self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        tick = min(self.fsync_interval, 0.05)
+        backoff = self.probe_interval
+        next_probe = 0.0
+        while not self._stop.wait(tick):
+            try:
+                self._tend()
+                if self._mode == SPOOLING and time.monotonic() >= next_probe:
+                    if self._replay_spool():
+                        backoff = self.probe_interval
+                    else:
+                        next_probe = time.monotonic() + backoff
+                        backoff = min(backoff * 2, 10.0)
+            except Exception:  # the keeper must not die: log, wait, carry on
+                log.exception("publisher keeper error")
+                self._stop.wait(1.0)
+
+    def _tend(self) -> None:
+        with self._lock:
+            if self._live is not None:
+                self._live.producer.poll(0)
+            for s in list(self._retired):
+                s.producer.poll(0)
+                if not len(s.producer):
+                    self._retired.remove(s)
+            if self._need_degrade:
+                self._degrade(self._need_degrade)
+            flushed = self.spool.flush()
+        if flushed:
+            self.spool.fsync()
+
+    def _replay_spool(self) -> bool:
+        """Replay the spool while the broker answers; True when caught up (direct again)."""
+        if self._replay is None:
+            self._replay = self._session("replay")
+        s = self._replay
+        try:
+            s.producer.list_topics(timeout=min(2.0, self.message_timeout))
+        except KafkaException:
+            return False
+        while not self._stop.is_set():
+            with self._lock:
+                batch = self.spool.read(self.spool.cursor, self.replay_batch_bytes)
+                if not batch:
+                    self.spool.commit(self.spool.end, 0)
+                    s.role = "live"
+                    self._live, self._replay, self._mode = s, None, DIRECT
+                    log.info("Kafka is back: spool delivered, publishing directly again")
+                    return True
+            for _, rec in batch:
+                while True:
+                    try:
+                        s.producer.produce(self._topic.get(rec.kind, self.topics.events),
+                                           rec.value, rec.key)
+                        break
+                    except BufferError:
+                        s.producer.poll(0.05)
+            deadline = time.monotonic() + self.message_timeout + 5.0
+            while len(s.producer) and time.monotonic() < deadline:
+                s.producer.poll(0.01)
+            if s.errors or len(s.producer):
+                self.stats.replay_failures += 1
+                log.warning("replaying the spool failed (%d errors); retrying later", s.errors)
+                self._drain_purged(s)
+                self._replay = None
+                return False
+            with self._lock:
+                self.spool.commit(batch[-1][0], len(batch))
+                self.stats.replayed += len(batch)
+        return False
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop: deliver what the broker takes within `timeout`, spool the rest, close."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        with self._lock:
+            if self._live is not None and not self._need_degrade:
+                left = self._live.producer.flush(timeout)
+                if left and not self._need_degrade:
+                    self._need_degrade = f"{left} messages unacknowledged at stop"
+            if self._need_degrade:
+                self._degrade(self._need_degrade)
+            # A replay producer's messages are in the spool already (its reports are only
+            # counted); a retired live producer's purge reports still go to the spool.
+            for s in [self._replay, *self._retired]:
+                if s is not None:
+                    s.producer.purge(in_queue=True, in_flight=True, blocking=True)
+                    s.producer.poll(0)
+            self._replay = None
+            self._retired.clear()
+            self.spool.close()
+        if self.spool.records:
+            log.info("stopped with %d messages in the spool %s; they are sent at the next "
+                     "start", self.spool.records, self.spool.path)

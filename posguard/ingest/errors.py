@@ -1,0 +1,42 @@
+"""Errors of the ingest package (see posguard.errors for the whole tree).
+
+    IngestError
+    ├── FieldError          one field of an incoming event cannot be converted (internal:
+    │                       parsers turn it into a Rejected, it never leaves a parser)
+    ├── RegistryError       a bad terminal entry or a conflict in the terminal registry
+    ├── DefinitionError     a printer transaction definition that cannot be used
+    └── SpoolError          the local spool cannot be written or read
+"""
+
+from posguard.errors import PosguardError
+
+__all__ = ["IngestError", "FieldError", "RegistryError", "DefinitionError", "SpoolError"]
+
+
+class IngestError(PosguardError):
+    """Base of the ingest package's errors."""
+
+
+class FieldError(IngestError, ValueError):
+    """A field value of an incoming event that cannot be converted.
+
+    Args:
+        message: what is wrong.
+        code: the reject code the parser reports it under (see ingest.rejects).
+    """
+
+    def __init__(self, message: str, code: str = "bad_field"):
+        super().__init__(message)
+        self.code = code
+
+
+class RegistryError(IngestError):
+    """A bad terminal entry, or one that conflicts with the registry."""
+
+
+class DefinitionError(IngestError):
+    """A printer transaction definition that is malformed."""
+
+
+class SpoolError(IngestError):
+    """The local spool cannot be written or read."""
