@@ -132,14 +132,39 @@ class _ScopeRuntime:
     def applies(self, terminal: str) -> bool:
         return not self.filtered or any(d.applies_to(terminal) for d in self.detectors)
 
-    def key(self, ev: PosEvent) -> str | None:
+    def make_key(self) -> Callable[[PosEvent], str | None]:
+        """The scope's key function, specialised once (it runs for every event)."""
         if self.scope == "terminal":
-            return (ev.pos_terminal or None) if self.applies(ev.pos_terminal) else None
-        table = self._table(ev.pos_terminal)
-        hs = table.get(ev.type)
-        if hs is None:
-            hs = self._handlers(table, ev.pos_terminal, ev.type)
-        return scope_key(self.scope, ev) if hs else None
+            if not self.filtered:
+                return lambda ev: ev.pos_terminal or None
+            watched: dict[str, bool] = {}
+
+            def terminal_key(ev: PosEvent) -> str | None:
+                ok = watched.get(ev.pos_terminal)
+                if ok is None:
+                    ok = watched[ev.pos_terminal] = self.applies(ev.pos_terminal)
+                return (ev.pos_terminal or None) if ok else None
+
+            return terminal_key
+        scope = self.scope
+        if any(d.types is None for d in self.detectors):
+            types: frozenset[str] | None = None
+        else:
+            types = frozenset().union(*(d.types or () for d in self.detectors))
+
+        def cross_key(ev: PosEvent) -> str | None:
+            if types is not None and ev.type not in types:
+                return None
+            if self.filtered:
+                table = self._table(ev.pos_terminal)
+                hs = table.get(ev.type)
+                if hs is None:
+                    hs = self._handlers(table, ev.pos_terminal, ev.type)
+                if not hs:
+                    return None
+            return scope_key(scope, ev)
+
+        return cross_key
 
     def initial(self) -> ScopeState:
         return ScopeState(
@@ -187,6 +212,10 @@ class _ScopeRuntime:
         return state, out if out is not None else []
 
 
+def _no_key(ev: PosEvent) -> str | None:
+    return None
+
+
 class DetectorEngine:
     """The enabled detectors of a configuration, grouped by scope.
 
@@ -214,6 +243,9 @@ class DetectorEngine:
             if mine:
                 self._rt[scope] = _ScopeRuntime(scope, mine)
         self._scopes: tuple[Scope, ...] = tuple(s for s in SCOPES if s in self._rt)
+        # Bound once: key and step run for every event.
+        self._keys = {s: rt.make_key() for s, rt in self._rt.items()}
+        self._steps = {s: rt.step for s, rt in self._rt.items()}
 
     @classmethod
     def from_config(
@@ -241,8 +273,8 @@ class DetectorEngine:
 
     def key(self, scope: Scope, ev: PosEvent) -> str | None:
         """The key of `ev` in `scope` (terminal GUID, cashier, card), or None to skip it."""
-        rt = self._rt.get(scope)
-        return rt.key(ev) if rt is not None else None
+        fn = self._keys.get(scope)
+        return fn(ev) if fn is not None else None
 
     def initial(self, scope: Scope) -> ScopeState:
         """A fresh state for a new key of `scope`."""
@@ -259,7 +291,22 @@ class DetectorEngine:
             ev: the next event of that key: for "terminal", the terminal's next event; for
                 "cashier"/"card", the key's next event in event-time order.
         """
-        return self._runtime(scope).step(state, ev)
+        try:
+            fn = self._steps[scope]
+        except KeyError:
+            raise ValueError(f"no enabled detector has scope {scope!r}") from None
+        return fn(state, ev)
+
+    def key_function(self, scope: Scope) -> Callable[[PosEvent], str | None]:
+        """`key` for one scope as a one-argument function, for hot loops and group_by."""
+        fn = self._keys.get(scope)
+        return fn if fn is not None else _no_key
+
+    def step_function(
+        self, scope: Scope
+    ) -> Callable[[ScopeState, PosEvent], tuple[ScopeState, list[Incident]]]:
+        """`step` for one scope as a two-argument function, for hot loops."""
+        return self._runtime(scope).step
 
     def fingerprint(self, scope: Scope) -> str:
         """Fingerprint of the detector set of `scope` (stored in its states)."""

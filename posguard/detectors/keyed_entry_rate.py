@@ -76,8 +76,20 @@ class KeyedEntryRate(Detector[KeyedEntryRateParams, KeyedEntryRateState]):
         keyed = ev.type == "POS_POSITION_ADD"
         p = self.params
         w = state.window
-        window_add(w, ev.ts_in_receipt, 1 if keyed else 0, 1, p.window_minutes)
-        if not keyed or ev.ts_in_receipt < state.quiet_until or w.b < p.min_positions:
+        ts = ev.ts_in_receipt
+        if w.buckets and ts // MINUTE == w.newest:
+            last = w.buckets[-1]  # the hot path of window_add, inlined: same minute
+            last[2] += 1
+            w.b += 1
+            if not keyed:
+                return state, NO_INCIDENTS
+            last[1] += 1
+            w.a += 1
+        else:
+            window_add(w, ts, 1 if keyed else 0, 1, p.window_minutes)
+            if not keyed:
+                return state, NO_INCIDENTS
+        if ts < state.quiet_until or w.b < p.min_positions:
             return state, NO_INCIDENTS
         if w.a * 100 <= p.max_percent * w.b:
             return state, NO_INCIDENTS

@@ -2,7 +2,7 @@
 
 The usual price of an article (by article, else barcode) comes from `reference_prices`, else
 from what this terminal charged for it recently (the last price that did not fire, learnt for
-`learn_hours`, at most `max_learned` articles kept, least recently seen forgotten first).
+`learn_hours`, at most `max_learned` articles kept, the longest-learnt forgotten first).
 
 Parameters (`PriceOverrideParams`), defaults in brackets:
     manual_change: fire on every POS_POSITION_PRICE_CHANGE (price typed in by hand) [True].
@@ -11,7 +11,7 @@ Parameters (`PriceOverrideParams`), defaults in brackets:
     reference_prices: article or barcode -> usual price per unit (kopecks) [{}].
     learn: learn usual prices from this terminal's sales [True].
     learn_hours: a learnt price older than this is replaced by the next one seen [24].
-    max_learned: the most articles remembered per terminal [2000].
+    max_learned: the most articles remembered per terminal [500].
 
 Example:
     >>> from posguard.detectors.testing import receipt, run_detector
@@ -53,7 +53,7 @@ class PriceOverrideParams(Params, frozen=True):
     reference_prices: dict[str, int] = msgspec.field(default_factory=dict)
     learn: bool = True
     learn_hours: int = 24
-    max_learned: int = 2000
+    max_learned: int = 500
 
     def __post_init__(self) -> None:
         if not 0 <= self.min_drop_percent <= 100:
@@ -110,8 +110,15 @@ class PriceOverride(Detector[PriceOverrideParams, PriceOverrideState]):
         if not item or unit <= 0:
             return state, NO_INCIDENTS
         ts = ev.ts_in_receipt
-        usual = p.reference_prices.get(item)
-        learnt = state.usual.get(item) if p.learn else None
+        learnt = state.usual.get(item)  # empty unless learning
+        if (
+            learnt is not None
+            and learnt[0] == unit
+            and not p.reference_prices
+            and 0 <= ts - learnt[1] <= self._horizon
+        ):
+            return state, NO_INCIDENTS  # the hot path: sold at its usual price
+        usual = p.reference_prices.get(item) if p.reference_prices else None
         if usual is None and learnt is not None and 0 <= ts - learnt[1] <= self._horizon:
             usual = learnt[0]
         drop = p.min_drop_percent
@@ -126,10 +133,10 @@ class PriceOverride(Detector[PriceOverrideParams, PriceOverrideState]):
                     columns={"reason": "below_usual", "usual": str(usual), "price": str(unit)},
                 )
             ]
-        if p.learn:
+        if p.learn and (learnt is None or learnt[0] != unit or ts - learnt[1] > self._horizon):
             learned = state.usual
             if learnt is not None:
-                del learned[item]
+                del learned[item]  # re-inserted last: the dict stays in order of learning
             learned[item] = (unit, ts)
             if len(learned) > p.max_learned:
                 del learned[next(iter(learned))]

@@ -37,6 +37,8 @@ from posguard.model.receipts import TerminalState
 
 __all__ = ["ReceiptOpenTooLong", "ReceiptOpenTooLongParams", "ReceiptOpenTooLongState"]
 
+_TEARING = RECEIPT_START_TYPES | {"POS_RECEIPT_INCOMPLETE"}
+
 
 class ReceiptOpenTooLongParams(Params, frozen=True):
     """Parameters of ReceiptOpenTooLong (see the module docstring)."""
@@ -78,14 +80,19 @@ class ReceiptOpenTooLong(Detector[ReceiptOpenTooLongParams, ReceiptOpenTooLongSt
     ) -> tuple[ReceiptOpenTooLongState, Sequence[Incident]]:
         """Fire once per receipt when it is torn/incomplete or the limit has passed."""
         r = ctx.receipt if ctx is not None else None
-        if r is None or (r.ts_open == state.ts_open and r.op_id == state.op_id):
+        if r is None:
             return state, NO_INCIDENTS
         t = ev.type
+        op = ev.op_id
         torn = (
-            t in RECEIPT_START_TYPES
-            or t == "POS_RECEIPT_INCOMPLETE"
-            or (ev.op_id and r.op_id and ev.op_id != r.op_id and t not in NON_RECEIPT_TYPES)
+            t in _TEARING
+            or (op and r.op_id and op != r.op_id and t not in NON_RECEIPT_TYPES)
         )
+        # The hot path: an event of the open receipt, still within the limit.
+        if not torn and ev.ts_in_receipt - r.ts_open < self._limit:
+            return state, NO_INCIDENTS
+        if r.ts_open == state.ts_open and r.op_id == state.op_id:
+            return state, NO_INCIDENTS  # reported already
         open_for = ev.ts_in_receipt - r.ts_open
         if torn and self.params.never_closed:
             reason, what = "never_closed", "never closed"

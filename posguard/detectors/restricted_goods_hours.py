@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from posguard.detectors.base import NO_INCIDENTS, Detector, NoState, Params, cashier_of
-from posguard.detectors.localtime import check_zone, local_minute_of_day, parse_hhmm
+from posguard.detectors.localtime import MINUTE, check_zone, local_minute_of_day, parse_hhmm
 from posguard.model.errors import TimeArgumentError
 from posguard.model.event_types import POSITION_TYPES
 from posguard.model.events import PosEvent
@@ -35,6 +35,7 @@ from posguard.model.receipts import TerminalState
 
 __all__ = ["RestrictedGoodsHours", "RestrictedGoodsHoursParams"]
 
+_BUCKET = 15 * MINUTE
 _WORDS = ("BEER", "WINE", "VODKA", "COGNAC", "WHISKY", "ПИВО", "ВИНО", "ВОДКА", "КОНЬЯК")
 
 
@@ -75,6 +76,23 @@ class RestrictedGoodsHours(Detector[RestrictedGoodsHoursParams, NoState]):
         self._end = parse_hhmm(p.end)
         self._words = tuple(w.casefold() for w in p.words)
         self._articles = frozenset(p.articles)
+        # zone -> (from_ts, until_ts, inside): whether the window is on stays the same until
+        # the next start/end minute or the end of the 15-minute UTC-offset bucket. A cache of
+        # a pure function of (params, zone, ts), not state.
+        self._memo: dict[str, tuple[int, int, bool]] = {}
+
+    def _inside(self, tz: str, ts: int) -> bool:
+        hit = self._memo.get(tz)
+        if hit is not None and hit[0] <= ts < hit[1]:
+            return hit[2]
+        m = local_minute_of_day(ts, tz)
+        s, e = self._start, self._end
+        inside = s <= m < e if s < e else (m >= s or m < e)
+        to_next = min((s - m) % 1440 or 1440, (e - m) % 1440 or 1440)
+        start = ts - ts % MINUTE
+        until = min(start + to_next * MINUTE, (ts // _BUCKET + 1) * _BUCKET)
+        self._memo[tz] = (start, until, inside)
+        return inside
 
     def event_types(self) -> frozenset[str]:
         """Sold positions."""
@@ -94,10 +112,8 @@ class RestrictedGoodsHours(Detector[RestrictedGoodsHoursParams, NoState]):
         self, state: NoState, ev: PosEvent, ctx: TerminalState | None
     ) -> tuple[NoState, Sequence[Incident]]:
         """Fire when a restricted position is sold inside the window."""
-        m = local_minute_of_day(ev.ts_in_receipt, self.tz(ev, self.params.timezone))
-        s, e = self._start, self._end
-        inside = s <= m < e if s < e else (m >= s or m < e)
-        if not inside:
+        tz = self.params.timezone or self.zones.terminals.get(ev.pos_terminal, self.zones.default)
+        if not self._inside(tz, ev.ts_in_receipt):
             return state, NO_INCIDENTS
         r = ctx.receipt if ctx is not None else None
         if r is not None and r.kind == "return" and (not ev.op_id or ev.op_id == r.op_id):
@@ -105,6 +121,7 @@ class RestrictedGoodsHours(Detector[RestrictedGoodsHoursParams, NoState]):
         what = self._restricted(ev)
         if not what:
             return state, NO_INCIDENTS
+        m = local_minute_of_day(ev.ts_in_receipt, tz)
         return state, [
             self.incident(
                 ev,

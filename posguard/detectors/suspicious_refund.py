@@ -64,12 +64,17 @@ class SuspiciousRefundParams(Params, frozen=True):
 
 
 class SuspiciousRefundState(DetectorState):
-    """Items sold recently: item -> (sale event key, ts), oldest first."""
+    """Items sold recently: item -> (sale event key, ts), oldest first.
+
+    `expire_at` is when the oldest entry leaves the window: nothing to expire before it.
+    """
 
     sold: dict[str, Ref] = msgspec.field(default_factory=dict)
+    expire_at: int = 0
 
 
 def _item(ev: PosEvent) -> str:
+    """What identifies an item: barcode, else article, else its text (case folded)."""
     return ev.barcode or ev.article or ev.text.casefold()
 
 
@@ -95,14 +100,25 @@ class SuspiciousRefund(Detector[SuspiciousRefundParams, SuspiciousRefundState]):
     ) -> tuple[SuspiciousRefundState, Sequence[Incident]]:
         """Remember sales; check returned items and return totals."""
         t = ev.type
+        p = self.params
+        if t in POSITION_TYPES:
+            r = ctx.receipt if ctx is not None else None
+            if r is None or r.kind != "return" or (ev.op_id and ev.op_id != r.op_id):
+                # The hot path (every sold position): remember the item.
+                if self._window:
+                    item = ev.barcode or ev.article or ev.text.casefold()
+                    if item:
+                        sold = state.sold
+                        ts = ev.ts_in_receipt
+                        if item in sold:
+                            del sold[item]  # re-inserted last: the dict stays in sale order
+                        sold[item] = (ev.event_id or event_key(ev), ts)
+                        if ts >= state.expire_at or len(sold) > p.max_remembered:
+                            self._expire(state, ts)
+                return state, NO_INCIDENTS
         r = receipt_of(ctx, ev)
         returning = r is not None and r.kind == "return"
         out: list[Incident] = []
-        p = self.params
-        if t in POSITION_TYPES and not returning:
-            if self._window:
-                self._remember(state, ev)
-            return state, NO_INCIDENTS
         if t in POSITION_TYPES or t == "POS_POSITION_RETURN":
             if self._window:
                 out.extend(self._recent(state, ev, ctx))
@@ -115,19 +131,19 @@ class SuspiciousRefund(Detector[SuspiciousRefundParams, SuspiciousRefundState]):
                 out.append(self._large(ev, total, ctx))
         return state, out
 
-    def _remember(self, state: SuspiciousRefundState, ev: PosEvent) -> None:
-        item = _item(ev)
-        if not item:
-            return
+    def _expire(self, state: SuspiciousRefundState, ts: int) -> None:
         sold = state.sold
-        sold.pop(item, None)
-        sold[item] = (event_key(ev), ev.ts_in_receipt)
-        oldest = ev.ts_in_receipt - self._window
+        oldest = ts - self._window
         while sold:
             first = next(iter(sold))
             if len(sold) <= self.params.max_remembered and sold[first][1] >= oldest:
                 break
             del sold[first]
+        # Expire in batches: next when the oldest kept item is a quarter window past due.
+        # (Lookups check the sale time, so an item kept a little longer never matches.)
+        state.expire_at = (
+            next(iter(sold.values()))[1] + self._window + self._window // 4 if sold else 0
+        )
 
     def _recent(
         self, state: SuspiciousRefundState, ev: PosEvent, ctx: TerminalState | None

@@ -37,6 +37,14 @@ def window_add(w: MinuteWindow, ts: int, da: int, db: int, width: int) -> None:
     """
     minute = ts // MINUTE
     bs = w.buckets
+    if minute == w.newest and bs:
+        # The common case: same minute as the last event; nothing can expire.
+        last = bs[-1]
+        last[1] += da
+        last[2] += db
+        w.a += da
+        w.b += db
+        return
     if w.newest and minute <= w.newest - width:
         return  # older than the whole window: it would be dropped at once
     if not bs or minute >= w.newest:
