@@ -1,0 +1,1 @@
+"""posguard benchmarks: each bench_*.py exposes run() -> list of result rows."""
