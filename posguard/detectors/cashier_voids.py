@@ -3,9 +3,11 @@
 State is keyed by cashier name (the event's `cashier_name`; events without one are not
 counted), so in streams/ this runs on a stream repartitioned by cashier. Two windows:
 
-- `window_minutes` = 0 (default): the cashier's local day (the shift, for day shifts). One
-  incident per cashier, day and condition; its id derives from (cashier, day, condition), so
-  it does not depend on how events of several terminals interleave.
+- `window_minutes` = 0 (default): the cashier's local day (the shift, for day shifts); the
+  last two days are kept, so an event from just before midnight that arrives late still
+  counts in its day. One incident per cashier, day and condition; its id derives from
+  (cashier, day, condition). For the count condition, whether and under which id it fires
+  does not depend on how the events of several terminals interleave (a running rate does).
 - `window_minutes` > 0: a sliding window of that many minutes of event time; after firing
   the rule is quiet for one window. The id derives from the triggering events.
 
@@ -43,13 +45,19 @@ from posguard.detectors.base import (
 )
 from posguard.detectors.localtime import MINUTE, check_zone, format_day, local_day
 from posguard.detectors.receipt_cancelled import CANCEL_TYPES
-from posguard.detectors.windows import MinuteWindow, expire_refs, window_add
+from posguard.detectors.windows import MinuteWindow, day_slot, expire_refs, window_add
 from posguard.model.event_types import POSITION_TYPES
 from posguard.model.events import PosEvent
 from posguard.model.incidents import Incident
 from posguard.model.receipts import TerminalState
 
-__all__ = ["CashierVoids", "CashierVoidsParams", "CashierVoidsState"]
+__all__ = ["CashierVoids", "CashierVoidsParams", "CashierVoidsState", "VoidDay"]
+
+
+def _remember(refs: list[Ref], r: Ref, keep: int) -> None:
+    refs.append(r)
+    if len(refs) > keep:
+        del refs[0]
 
 
 class CashierVoidsParams(Params, frozen=True):
@@ -76,14 +84,25 @@ class CashierVoidsParams(Params, frozen=True):
             check_zone(self.timezone, "timezone")
 
 
-class CashierVoidsState(DetectorState):
-    """Counts for the current day (day mode) or sliding window, and recent voids."""
+class VoidDay(msgspec.Struct, kw_only=True):
+    """One local day of a cashier: counts, conditions fired, the last max_count+1 voids."""
 
-    day: int = -1
+    day: int
     voids: int = 0
     positions: int = 0
-    fired: list[str] = msgspec.field(default_factory=list)  # conditions fired this day
-    recent: list[Ref] = msgspec.field(default_factory=list)  # last max_count+1 voids
+    fired: list[str] = msgspec.field(default_factory=list)
+    recent: list[Ref] = msgspec.field(default_factory=list)
+
+
+def _new_day(day: int) -> VoidDay:
+    return VoidDay(day=day)
+
+
+class CashierVoidsState(DetectorState):
+    """Day mode: the last two local days. Sliding mode: the window and recent voids."""
+
+    days: list[VoidDay] = msgspec.field(default_factory=list)
+    recent: list[Ref] = msgspec.field(default_factory=list)
     window: MinuteWindow = msgspec.field(default_factory=MinuteWindow)  # a=voids b=positions
     quiet_until: int = 0
 
@@ -119,11 +138,9 @@ class CashierVoids(Detector[CashierVoidsParams, CashierVoidsState]):
     ) -> tuple[CashierVoidsState, Sequence[Incident]]:
         """Count the event; fire on the first excess of the day or window."""
         is_void = ev.type in self._voids
-        if is_void:
-            state.recent.append(ref(ev))
-            if len(state.recent) > self._keep:
-                del state.recent[0]
         if self._width:
+            if is_void:
+                _remember(state.recent, ref(ev), self._keep)
             return self._sliding(state, ev, is_void)
         return self._daily(state, ev, is_void)
 
@@ -137,9 +154,10 @@ class CashierVoids(Detector[CashierVoidsParams, CashierVoidsState]):
             return "rate"
         return ""
 
-    def _fire(self, ev: PosEvent, state: CashierVoidsState, why: str, when: str,
+    def _fire(self, ev: PosEvent, recent: list[Ref], why: str, when: str,
               id_keys: Sequence[str] | None, voids: int, positions: int) -> Incident:
-        related = [r for r in state.recent if r[0] != ref(ev)[0]]
+        key = ref(ev)[0]
+        related = [r for r in recent if r[0] != key]
         rate = f", {voids * 100 // positions}% of {positions} positions" if positions else ""
         return self.incident(
             ev,
@@ -154,22 +172,21 @@ class CashierVoids(Detector[CashierVoidsParams, CashierVoidsState]):
         self, state: CashierVoidsState, ev: PosEvent, is_void: bool
     ) -> tuple[CashierVoidsState, Sequence[Incident]]:
         day = local_day(ev.ts_in_receipt, self.tz(ev, self.params.timezone))
-        if day > state.day:
-            state.day, state.voids, state.positions, state.fired = day, 0, 0, []
-            state.recent = state.recent[-1:] if is_void else []
-        elif day < state.day:
+        slot = day_slot(state.days, day, _new_day)
+        if slot is None:
             return state, NO_INCIDENTS  # a late event of a day already left behind
         if is_void:
-            state.voids += 1
+            slot.voids += 1
+            _remember(slot.recent, ref(ev), self._keep)
         else:
-            state.positions += 1
-        why = self._over(state.voids, state.positions)
-        if not why or why in state.fired:
+            slot.positions += 1
+        why = self._over(slot.voids, slot.positions)
+        if not why or why in slot.fired:
             return state, NO_INCIDENTS
-        state.fired.append(why)
+        slot.fired.append(why)
         keys = [f"cashier={ev.cashier_name}", f"day={day}", why]
-        return state, [self._fire(ev, state, why, f"on {format_day(day)}", keys,
-                                  state.voids, state.positions)]
+        return state, [self._fire(ev, slot.recent, why, f"on {format_day(day)}", keys,
+                                  slot.voids, slot.positions)]
 
     def _sliding(
         self, state: CashierVoidsState, ev: PosEvent, is_void: bool
@@ -184,5 +201,6 @@ class CashierVoids(Detector[CashierVoidsParams, CashierVoidsState]):
         if not why:
             return state, NO_INCIDENTS
         state.quiet_until = ts + self._width
-        inc = self._fire(ev, state, why, f"in {self.params.window_minutes} min", None, w.a, w.b)
+        inc = self._fire(ev, state.recent, why, f"in {self.params.window_minutes} min", None,
+                         w.a, w.b)
         return state, [inc]

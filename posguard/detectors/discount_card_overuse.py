@@ -3,8 +3,10 @@
 State is keyed by card number (POS_DISCOUNT_CARD events: `discount_card`, else `text`), so
 in streams/ this runs on a stream repartitioned by card. A use is one receipt (terminal and
 op_id): scanning the card twice in a receipt counts once. The day is the local day of each use
-(its terminal's zone, or `timezone`). One incident per card and day, whose id derives from
-(card, day), so it does not depend on how the uses of several stores interleave.
+(its terminal's zone, or `timezone`); the last two days are kept, so a use from just before
+midnight that arrives late still counts in its day. One incident per card and day, whose id
+derives from (card, day): whether and under which id it fires does not depend on how the
+uses of several stores interleave (its related events may).
 
 Parameters (`DiscountCardOveruseParams`), defaults in brackets:
     max_uses: receipts a card may be used in per day before the rule fires [3].
@@ -36,11 +38,17 @@ from posguard.detectors.base import (
     scope_key,
 )
 from posguard.detectors.localtime import check_zone, format_day, local_day
+from posguard.detectors.windows import day_slot
 from posguard.model.events import PosEvent
 from posguard.model.incidents import Incident
 from posguard.model.receipts import TerminalState
 
-__all__ = ["DiscountCardOveruse", "DiscountCardOveruseParams", "DiscountCardOveruseState"]
+__all__ = [
+    "DiscountCardOveruse",
+    "DiscountCardOveruseParams",
+    "DiscountCardOveruseState",
+    "CardDay",
+]
 
 
 class DiscountCardOveruseParams(Params, frozen=True):
@@ -56,13 +64,23 @@ class DiscountCardOveruseParams(Params, frozen=True):
             check_zone(self.timezone, "timezone")
 
 
-class DiscountCardOveruseState(DetectorState):
-    """The local day counted, the receipts the card was used in (at most max_uses+1)."""
+class CardDay(msgspec.Struct, kw_only=True):
+    """One local day of a card: the receipts it was used in (at most max_uses+1)."""
 
-    day: int = -1
+    day: int
     receipts: list[str] = msgspec.field(default_factory=list)
     uses: list[Ref] = msgspec.field(default_factory=list)
     fired: bool = False
+
+
+def _new_day(day: int) -> CardDay:
+    return CardDay(day=day)
+
+
+class DiscountCardOveruseState(DetectorState):
+    """The card's last two local days (a use from before midnight may arrive late)."""
+
+    days: list[CardDay] = msgspec.field(default_factory=list)
 
 
 class DiscountCardOveruse(Detector[DiscountCardOveruseParams, DiscountCardOveruseState]):
@@ -84,25 +102,24 @@ class DiscountCardOveruse(Detector[DiscountCardOveruseParams, DiscountCardOverus
     ) -> tuple[DiscountCardOveruseState, Sequence[Incident]]:
         """Count the receipt; fire once the day's count exceeds max_uses."""
         day = local_day(ev.ts_in_receipt, self.tz(ev, self.params.timezone))
-        if day > state.day:
-            state.day, state.receipts, state.uses, state.fired = day, [], [], False
-        elif day < state.day or state.fired:
+        slot = day_slot(state.days, day, _new_day)
+        if slot is None or slot.fired:
             return state, NO_INCIDENTS
         rid = f"{ev.pos_terminal}|{ev.op_id}" if ev.op_id else ref(ev)[0]
-        if rid in state.receipts:
+        if rid in slot.receipts:
             return state, NO_INCIDENTS
-        state.receipts.append(rid)
-        state.uses.append(ref(ev))
-        if len(state.receipts) <= self.params.max_uses:
+        slot.receipts.append(rid)
+        slot.uses.append(ref(ev))
+        if len(slot.receipts) <= self.params.max_uses:
             return state, NO_INCIDENTS
-        state.fired = True
+        slot.fired = True
         card = scope_key("card", ev) or ""
-        n = len(state.receipts)
-        terminals = sorted({r.split("|", 1)[0] for r in state.receipts if "|" in r})
+        n = len(slot.receipts)
+        terminals = sorted({r.split("|", 1)[0] for r in slot.receipts if "|" in r})
         return state, [
             self.incident(
                 ev,
-                related=state.uses[:-1],
+                related=slot.uses[:-1],
                 id_keys=[f"card={card}", f"day={day}"],
                 details=f"card {card} used in {n} receipts on {format_day(day)}",
                 columns={"discount_card": card, "uses": str(n),

@@ -2,16 +2,20 @@
 
 A sliding window of N minutes is a list of per-minute buckets `[minute, a, b]` with running
 totals, so its size is bounded by N whatever the event rate, and old buckets are dropped by
-event time (the newest minute seen), never by wall time.
+event time (the newest minute seen), never by wall time. Per-day counters keep the last two
+local days (`day_slot`).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol, TypeVar
 
 import msgspec
 
 from posguard.detectors.localtime import MINUTE
 
-__all__ = ["MinuteWindow", "window_add", "expire_refs"]
+__all__ = ["MinuteWindow", "window_add", "expire_refs", "day_slot"]
 
 
 class MinuteWindow(msgspec.Struct, kw_only=True):
@@ -82,3 +86,38 @@ def expire_refs(refs: list[tuple[str, int]], oldest_ts: int) -> None:
         n += 1
     if n:
         del refs[:n]
+
+
+class _HasDay(Protocol):
+    day: int
+
+
+D = TypeVar("D", bound=_HasDay)
+
+
+def day_slot(slots: list[D], day: int, make: Callable[[int], D], keep: int = 2) -> D | None:
+    """The slot of local day `day` among the last `keep` days' slots, created when new.
+
+    Keeping two days lets an event from just before midnight that arrives after the first
+    event of the new day (terminals interleaved differently live than in the archive) still
+    count in its own day. A day older than every kept one is too late: None.
+
+    Example:
+        >>> class S(msgspec.Struct):
+        ...     day: int
+        >>> slots: list[S] = []
+        >>> day_slot(slots, 5, S), day_slot(slots, 6, S), day_slot(slots, 4, S)
+        (S(day=5), S(day=6), None)
+    """
+    for s in slots:
+        if s.day == day:
+            return s
+    if len(slots) >= keep and day < slots[0].day:
+        return None
+    new = make(day)
+    i = len(slots)
+    while i > 0 and slots[i - 1].day > day:
+        i -= 1
+    slots.insert(i, new)
+    del slots[: max(0, len(slots) - keep)]
+    return new

@@ -134,9 +134,15 @@ _ACTIONS = ["open", "item", "item", "item", "keyed", "delete", "discount_pos", "
             "incomplete", "login", "wait"]
 
 
-def random_stream(seed: int, n: int, *, terminals: int = 3) -> list[PosEvent]:
-    """A random but plausible stream: strictly increasing time across all terminals."""
-    rng = random.Random(seed)
+def random_stream(seed: int | random.Random, n: int, *, terminals: int = 3) -> list[PosEvent]:
+    """A random but plausible stream: strictly increasing time across all terminals.
+
+    Args:
+        seed: a seed, or a Random (hypothesis's `st.randoms()` to let it shrink).
+        n: how many actions to draw (a few are pauses, not events).
+        terminals: how many terminals share the cashiers and cards.
+    """
+    rng = seed if isinstance(seed, random.Random) else random.Random(seed)
     evs: list[PosEvent] = []
     ts = START + rng.randrange(0, 86_400) * SEC
     ops = dict.fromkeys(range(terminals), 0)
