@@ -25,6 +25,7 @@ The values themselves (DetectorConfig, JSON bytes for pos.detectors, defaults) l
 
 from __future__ import annotations
 
+import codecs
 import re
 import typing
 from functools import cache
@@ -98,14 +99,34 @@ def _line_of(data: bytes, offset: int) -> int:
     return data.count(b"\n", 0, offset) + 1
 
 
+_WIDE = (
+    (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"),
+    (b"<\x00\x00\x00", "utf-32-le"), (b"\x00\x00\x00<", "utf-32-be"),
+    (b"<\x00", "utf-16-le"), (b"\x00<", "utf-16-be"),
+)
+
+
+def _as_ascii_view(data: bytes) -> bytes:
+    """The document re-encoded so the DOCTYPE scan also sees UTF-16/32 input."""
+    for mark, enc in _WIDE:
+        if data.startswith(mark):
+            try:
+                return data.decode(enc).encode("utf-8")
+            except UnicodeDecodeError:
+                return data
+    return data
+
+
 def _parse_xml(data: bytes) -> etree._Element:
     if len(data) > MAX_CONFIG_BYTES:
         raise ConfigError(f"configuration is larger than {MAX_CONFIG_BYTES} bytes")
-    m = _DTD.search(data)
+    view = _as_ascii_view(data)
+    m = _DTD.search(view)
     if m:
         raise ConfigError(
             f"<!{m.group(1).decode().upper()}> is not allowed (no DTDs or entities)",
-            _line_of(data, m.start()),
+            _line_of(view, m.start()),
         )
     try:
         root = etree.fromstring(data, _parser())
