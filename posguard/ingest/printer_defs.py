@@ -106,8 +106,9 @@ def _template(raw: _RawTemplate, where: str) -> LineTemplate:
             src = raw.exact
         else:
             assert raw.wildcard is not None
-            pattern = re.compile(r"\A\s*(?:" + fnmatch.translate(raw.wildcard.strip())
-                                 + r")\s*\Z", re.S)
+            glob = fnmatch.translate(raw.wildcard.strip())  # "(?s:...)\\Z"
+            glob = glob[:-2] if glob.endswith("\\Z") else glob
+            pattern = re.compile(r"\A\s*(?:" + glob + r")\s*\Z", re.S)
             src = raw.wildcard
     except re.error as e:
         raise DefinitionError(f"{where}: bad regular expression: {e}") from None
