@@ -1,0 +1,22 @@
+"""Errors of the reports package (see posguard.errors for the whole tree).
+
+    ReportError
+    ├── UnknownReportType   a report name that is not one of ReportType
+    └── ReportWriteError    the ODS file could not be produced or read back
+"""
+
+from posguard.errors import PosguardError
+
+__all__ = ["ReportError", "UnknownReportType", "ReportWriteError"]
+
+
+class ReportError(PosguardError):
+    """Base of the reports package's errors."""
+
+
+class UnknownReportType(ReportError):
+    """A report name that is not one of ReportType."""
+
+
+class ReportWriteError(ReportError):
+    """The ODS document could not be written or read back."""
