@@ -2,12 +2,13 @@
 
     ReportError
     ├── UnknownReportType   a report name that is not one of ReportType
-    └── ReportWriteError    the ODS file could not be produced or read back
+    ├── ReportWriteError    the ODS file could not be produced or read back
+    └── ReportOutputError   the file cannot be saved where asked (exists, bad path)
 """
 
 from posguard.errors import PosguardError
 
-__all__ = ["ReportError", "UnknownReportType", "ReportWriteError"]
+__all__ = ["ReportError", "UnknownReportType", "ReportWriteError", "ReportOutputError"]
 
 
 class ReportError(PosguardError):
@@ -20,3 +21,7 @@ class UnknownReportType(ReportError):
 
 class ReportWriteError(ReportError):
     """The ODS document could not be written or read back."""
+
+
+class ReportOutputError(ReportError):
+    """The report cannot be saved where asked: the file exists, the folder is missing, ..."""
