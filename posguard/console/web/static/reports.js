@@ -1,0 +1,27 @@
+"use strict";
+// Reports: pick a type and a range; the link downloads GET /api/reports/{type}?from=&to= (ODS).
+document.addEventListener("DOMContentLoaded", async () => {
+  const { el, api } = PG;
+  const type = document.getElementById("report-type");
+  const from = document.getElementById("report-from");
+  const to = document.getElementById("report-to");
+  const link = document.getElementById("report-link");
+  let types = PG.data().report_types || [];
+  try {
+    // the reports API may list its types; the page's own list is the fallback
+    const got = await api("GET", "/api/reports");
+    if (Array.isArray(got) && got.length) types = got.map((t) => (typeof t === "string" ? { id: t, name: t } : t));
+  } catch (e) { /* no listing route: keep the built-in list */ }
+  for (const t of types) type.append(el("option", { value: t.id }, t.name || t.id));
+  const day = (d) => d.toISOString().slice(0, 10);
+  const now = new Date();
+  to.value = day(now);
+  from.value = day(new Date(now.getTime() - 7 * 86400e3));
+  function update() {
+    const f = new Date(from.value + "T00:00:00").getTime() * 1000;
+    const t = new Date(to.value + "T23:59:59").getTime() * 1000 + 999999;
+    link.href = `/api/reports/${encodeURIComponent(type.value)}?from=${f}&to=${t}`;
+  }
+  for (const e of [type, from, to]) e.addEventListener("change", update);
+  update();
+});
