@@ -46,7 +46,6 @@ from posguard.detectors.spec import (
     config_to_bytes,
     default_config,
     normalize_params,
-    params_error_field,
     plain_params,
     validate_config,
 )
@@ -201,9 +200,8 @@ def _detector(el: etree._Element) -> DetectorSpec:
     try:
         params = normalize_params(type_name, raw, strict=False)
     except ConfigError as e:
-        field = params_error_field(e.reason.split(": ", 1)[-1].removeprefix("parameter "))
-        raise ConfigError(f"detector {guid}: {e.reason}", lines.get(field, el.sourceline)) \
-            from None
+        line = lines.get(e.param, el.sourceline)
+        raise ConfigError(f"detector {guid}: {e.reason}", line, param=e.param) from None
     terms = el.find("terminals")
     return DetectorSpec(
         guid=guid,

@@ -23,11 +23,13 @@ class ConfigError(DetectorError):
     Attributes:
         line: 1-based line of the XML document the problem is on, or None.
         reason: what is wrong, without the line prefix.
+        param: the detector parameter concerned, when there is one.
     """
 
-    def __init__(self, reason: str, line: int | None = None) -> None:
+    def __init__(self, reason: str, line: int | None = None, *, param: str = "") -> None:
         self.line = line
         self.reason = reason
+        self.param = param
         super().__init__(f"line {line}: {reason}" if line else reason)
 
 

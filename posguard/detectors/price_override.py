@@ -11,7 +11,7 @@ Parameters (`PriceOverrideParams`), defaults in brackets:
     reference_prices: article or barcode -> usual price per unit (kopecks) [{}].
     learn: learn usual prices from this terminal's sales [True].
     learn_hours: a learnt price older than this is replaced by the next one seen [24].
-    max_learned: the most articles remembered per terminal [500].
+    max_learned: the most articles remembered per terminal [2000].
 
 Example:
     >>> from posguard.detectors.testing import receipt, run_detector
@@ -53,7 +53,7 @@ class PriceOverrideParams(Params, frozen=True):
     reference_prices: dict[str, int] = msgspec.field(default_factory=dict)
     learn: bool = True
     learn_hours: int = 24
-    max_learned: int = 500
+    max_learned: int = 2000
 
     def __post_init__(self) -> None:
         if not 0 <= self.min_drop_percent <= 100:
@@ -82,6 +82,7 @@ class PriceOverride(Detector[PriceOverrideParams, PriceOverrideState]):
     def setup(self) -> None:
         """Learning horizon in microseconds."""
         self._horizon = self.params.learn_hours * _HOUR
+        self._refs = self.params.reference_prices
 
     def event_types(self) -> frozenset[str]:
         """Positions and price changes."""
@@ -94,7 +95,6 @@ class PriceOverride(Detector[PriceOverrideParams, PriceOverrideState]):
         self, state: PriceOverrideState, ev: PosEvent, ctx: TerminalState | None
     ) -> tuple[PriceOverrideState, Sequence[Incident]]:
         """Fire on a manual price change or a price below the usual one; learn otherwise."""
-        p = self.params
         if ev.type == "POS_POSITION_PRICE_CHANGE":
             return state, [
                 self.incident(
@@ -114,11 +114,12 @@ class PriceOverride(Detector[PriceOverrideParams, PriceOverrideState]):
         if (
             learnt is not None
             and learnt[0] == unit
-            and not p.reference_prices
+            and not self._refs
             and 0 <= ts - learnt[1] <= self._horizon
         ):
             return state, NO_INCIDENTS  # the hot path: sold at its usual price
-        usual = p.reference_prices.get(item) if p.reference_prices else None
+        p = self.params
+        usual = self._refs.get(item) if self._refs else None
         if usual is None and learnt is not None and 0 <= ts - learnt[1] <= self._horizon:
             usual = learnt[0]
         drop = p.min_drop_percent

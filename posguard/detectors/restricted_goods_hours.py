@@ -76,22 +76,22 @@ class RestrictedGoodsHours(Detector[RestrictedGoodsHoursParams, NoState]):
         self._end = parse_hhmm(p.end)
         self._words = tuple(w.casefold() for w in p.words)
         self._articles = frozenset(p.articles)
-        # zone -> (from_ts, until_ts, inside): whether the window is on stays the same until
-        # the next start/end minute or the end of the 15-minute UTC-offset bucket. A cache of
-        # a pure function of (params, zone, ts), not state.
+        # terminal -> (from_ts, until_ts, inside): whether the window is on stays the same
+        # until the next start/end minute or the end of the 15-minute UTC-offset bucket. A
+        # cache of a pure function of (params, zones, terminal, ts), not state.
         self._memo: dict[str, tuple[int, int, bool]] = {}
 
-    def _inside(self, tz: str, ts: int) -> bool:
-        hit = self._memo.get(tz)
-        if hit is not None and hit[0] <= ts < hit[1]:
-            return hit[2]
+    def _inside(self, terminal: str, ts: int) -> bool:
+        tz = self.params.timezone or self.zones.of(terminal)
         m = local_minute_of_day(ts, tz)
         s, e = self._start, self._end
         inside = s <= m < e if s < e else (m >= s or m < e)
         to_next = min((s - m) % 1440 or 1440, (e - m) % 1440 or 1440)
         start = ts - ts % MINUTE
         until = min(start + to_next * MINUTE, (ts // _BUCKET + 1) * _BUCKET)
-        self._memo[tz] = (start, until, inside)
+        if len(self._memo) > 100_000:
+            self._memo.clear()
+        self._memo[terminal] = (start, until, inside)
         return inside
 
     def event_types(self) -> frozenset[str]:
@@ -112,8 +112,12 @@ class RestrictedGoodsHours(Detector[RestrictedGoodsHoursParams, NoState]):
         self, state: NoState, ev: PosEvent, ctx: TerminalState | None
     ) -> tuple[NoState, Sequence[Incident]]:
         """Fire when a restricted position is sold inside the window."""
-        tz = self.params.timezone or self.zones.terminals.get(ev.pos_terminal, self.zones.default)
-        if not self._inside(tz, ev.ts_in_receipt):
+        ts = ev.ts_in_receipt
+        hit = self._memo.get(ev.pos_terminal)
+        if hit is not None and hit[0] <= ts < hit[1]:
+            if not hit[2]:
+                return state, NO_INCIDENTS  # the hot path: outside the forbidden hours
+        elif not self._inside(ev.pos_terminal, ts):
             return state, NO_INCIDENTS
         r = ctx.receipt if ctx is not None else None
         if r is not None and r.kind == "return" and (not ev.op_id or ev.op_id == r.op_id):
@@ -121,7 +125,7 @@ class RestrictedGoodsHours(Detector[RestrictedGoodsHoursParams, NoState]):
         what = self._restricted(ev)
         if not what:
             return state, NO_INCIDENTS
-        m = local_minute_of_day(ev.ts_in_receipt, tz)
+        m = local_minute_of_day(ts, self.params.timezone or self.zones.of(ev.pos_terminal))
         return state, [
             self.incident(
                 ev,

@@ -101,14 +101,17 @@ def normalize_params(type_name: str, params: dict[str, Any], *, strict: bool = T
     for name in params:
         if name not in known:
             raise ConfigError(
-                f"{type_name}: unknown parameter {name!r}; known: {', '.join(known)}"
+                f"{type_name}: unknown parameter {name!r}; known: {', '.join(known)}",
+                param=name,
             )
     try:
         return msgspec.convert(params, cls.params_type, strict=strict)
-    except msgspec.ValidationError as e:
-        raise ConfigError(f"{type_name}: parameter {e}") from None
-    except PosguardError as e:
-        raise ConfigError(f"{type_name}: parameter {e}") from None
+    except (msgspec.ValidationError, PosguardError) as e:
+        msg = str(e)
+        field = params_error_field(msg)
+        if " - at `$." in msg:  # msgspec's "Expected `int`, got `str` - at `$.max_percent`"
+            msg = f"{field}: {msg.split(' - at `$.', 1)[0]}"
+        raise ConfigError(f"{type_name}: parameter {msg}", param=field) from None
 
 
 def plain_params(params: Any) -> dict[str, Any]:
