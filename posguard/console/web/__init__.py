@@ -1,0 +1,1 @@
+"""The console's templates and static files (package data, served by routes/pages.py)."""
