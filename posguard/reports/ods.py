@@ -228,7 +228,7 @@ class _Cells:
     def xml(self, kind: Kind, value: Any, role: str = "body") -> tuple[str, int]:
         """The XML of a typed cell and the length of its shown text."""
         style = self.names[(role, kind)]
-        if value is None or (value == "" and kind != Kind.TEXT):
+        if value is None or value == "":
             return f'<table:table-cell table:style-name="{style}"/>', 0
         text = self.text_of(kind, value)
         if kind == Kind.TEXT or isinstance(value, Label):
@@ -245,8 +245,9 @@ class _Cells:
         elif kind == Kind.DATE:
             attrs = f'office:value-type="date" office:date-value="{_as_date(value).isoformat()}"'
         else:
+            # The value keeps the microseconds; the shown text stops at seconds.
             attrs = ('office:value-type="date" office:date-value="'
-                     + self.local(value).strftime("%Y-%m-%dT%H:%M:%S") + '"')
+                     + self.local(value).isoformat() + '"')
         return (f'<table:table-cell table:style-name="{style}" {attrs}>'
                 f"<text:p>{_esc(text)}</text:p></table:table-cell>"), len(text)
 
