@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import msgspec
 import pytest
+from confluent_kafka import Consumer
 
 from posguard.scripting import ScriptHost, ScriptServices
 from posguard.scripting.clock import ScriptClock
@@ -88,6 +90,24 @@ class HostFactory:
         return host
 
 
+def read_topic(bootstrap: str, topic: str, n: int, timeout: float = 20.0) -> list[Any]:
+    """The first `n` JSON values of a topic (all partitions, from the beginning)."""
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"r{uuid.uuid4().hex}",
+                  "auto.offset.reset": "earliest", "enable.auto.commit": False,
+                  "session.timeout.ms": TEST_SESSION_TIMEOUT_MS})
+    c.subscribe([topic])
+    out: list[Any] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while len(out) < n and time.monotonic() < deadline:
+            m = c.poll(0.2)
+            if m is not None and m.error() is None:
+                out.append(msgspec.json.decode(m.value()))
+    finally:
+        c.close()
+    return out
+
+
 class Helpers:
     """Helper functions for the tests (conftest modules are not importable by name)."""
 
@@ -95,6 +115,7 @@ class Helpers:
     tz = TZ
     local_ts = staticmethod(local_ts)
     wait_for = staticmethod(wait_for)
+    read_topic = staticmethod(read_topic)
 
 
 @pytest.fixture
