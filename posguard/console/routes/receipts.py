@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
 from posguard.console.auth import Principal, require_role
-from posguard.model.event_types import normalize_event_type
+from posguard.model.event_types import PAYMENT_TYPES, normalize_event_type
 from posguard.model.times import micros_to_datetime, to_micros
 from posguard.store.incidents import receipt_events
 from posguard.store.receipts import RECEIPT_FIELDS, ReceiptQuery, count_receipts, search_receipts
@@ -25,6 +25,15 @@ COUNT = Annotated[int | None, Query(ge=0, le=10**9)]
 SECONDS = Annotated[float | None, Query(ge=0, le=10**9, description="seconds")]
 MAX_EXPORT = 100_000
 _EXPORT_PAGE = 5_000
+
+
+def payment_type(name: str) -> str:
+    """An event type of payment from its full or short name ("card" -> POS_PAYMENT_CARD)."""
+    full = normalize_event_type(name)
+    if full in PAYMENT_TYPES:
+        return full
+    short = normalize_event_type("PAYMENT_" + name)
+    return short if short in PAYMENT_TYPES else full
 
 
 def receipt_query(
@@ -55,7 +64,7 @@ def receipt_query(
         t0=to_micros(from_) if from_ else None, t1=to_micros(to) if to else None,
         terminals=tuple(terminals), cashiers=tuple(cashiers), stores=tuple(stores),
         receipt_number=receipt_number, discount_card=discount_card,
-        payment_types=tuple(normalize_event_type(p) for p in payment_types if p),
+        payment_types=tuple(payment_type(p) for p in payment_types if p),
         total=(total_min, total_max), discount=(discount_min, discount_max),
         change=(change_min, change_max), positions=(positions_min, positions_max),
         duration=(us(duration_min), us(duration_max)),
