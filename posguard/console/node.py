@@ -117,11 +117,23 @@ class Node:
         if self.want_sink:
             state.metrics["sink"] = lambda: {k: v for k, v in asdict(self.sink.stats).items()
                                              if not isinstance(v, dict)}
+        self._install_detector_config(state)
         self.state = state
         host, _, port = s.http.rpartition(":")
         server = ApiServer(create_api(state), host or "127.0.0.1", int(port))
         server.start()
         self._stops.append(server.stop)
+
+    def _install_detector_config(self, state: Any) -> None:
+        from posguard.detectors.config import default_config
+        from posguard.streams.detector_config import publish_config, read_latest_config
+
+        extra = dict(self.settings.kafka_config)
+        cfg = read_latest_config(self.bootstrap, self.topics, quiet_seconds=1.0, timeout=10,
+                                 extra=extra)
+        state.extras["detector_config"] = cfg or default_config()
+        state.extras["publish_detector_config"] = lambda c: publish_config(
+            self.bootstrap, self.topics, c, extra)
 
     def _start_demo(self) -> None:
         from posguard.ingest.publisher import EventPublisher

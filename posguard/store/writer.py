@@ -14,6 +14,7 @@ from posguard.store.schema import EVENT_COLUMNS, INCIDENT_COLUMNS, RECEIPT_COLUM
 
 __all__ = [
     "insert_events", "insert_receipts", "insert_incidents", "event_columns", "stored_offsets",
+    "insert_new_incidents",
 ]
 
 _EVENT_FIELDS = EVENT_COLUMNS[:-3]  # the kafka_* columns come from the sink
@@ -67,3 +68,21 @@ def insert_incidents(backend: Backend, incidents: Sequence[Incident], version: i
         cols = [[getattr(i, f) for i in incidents] for f in INCIDENT_COLUMNS[:-1]]
         cols.append([version] * len(incidents))
         backend.insert(f"{backend.database}.incidents", INCIDENT_COLUMNS, cols, dedup_token)
+
+
+def insert_new_incidents(backend: Backend, incidents: Sequence[Incident]) -> int:
+    """Insert only the incidents whose id is not stored yet (archive reruns add nothing).
+
+    Returns:
+        How many were new.
+    """
+    if not incidents:
+        return 0
+    ids = list({i.id for i in incidents})
+    rows = backend.query(
+        f"SELECT DISTINCT id FROM {backend.database}.incidents WHERE id IN {{ids:Array(String)}}",
+        {"ids": ids})
+    known = {r[0] for r in rows.rows}
+    fresh = list({i.id: i for i in incidents if i.id not in known}.values())
+    insert_incidents(backend, fresh)
+    return len(fresh)

@@ -59,6 +59,7 @@ class WorkerContext:
     receipts_topic: faust.TopicT
     incidents_topic: faust.TopicT
     counters: dict[str, int] = field(default_factory=dict)
+    extras: dict[str, Any] = field(default_factory=dict)
 
     def count(self, name: str, n: int = 1) -> None:
         self.counters[name] = self.counters.get(name, 0) + n

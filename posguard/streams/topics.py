@@ -55,10 +55,14 @@ class Topics:
     def deadletter(self) -> str:
         return f"{self.prefix}pos.deadletter"
 
+    def repartition(self, scope: str) -> str:
+        """The named repartition topic of a cross-terminal detector scope (cashier, card)."""
+        return f"{self.prefix}pos.detect.{scope}"
+
     def all(self) -> list[str]:
         return [
             self.events, self.receipts, self.incidents, self.frauds, self.detectors,
-            self.deadletter,
+            self.deadletter, self.repartition("cashier"), self.repartition("card"),
         ]
 
 
