@@ -75,7 +75,8 @@ def terminals(request: Request, _: Viewer,
               minutes: Annotated[int, Query(ge=1, le=7 * 24 * 60)] = 24 * 60
               ) -> list[dict[str, Any]]:
     """Stores and terminals that sent events in the last `minutes`, with their last time."""
-    since = int(time.time() * 1e6) - minutes * 60_000_000
+    clock = request.app.state.node.extras.get("clock", time.time)
+    since = int(clock() * 1e6) - minutes * 60_000_000
     return live_terminals(request.app.state.node.backend, since)
 
 
