@@ -21,7 +21,7 @@ from posguard.model.events import PosEvent
 from posguard.model.incidents import Incident
 from posguard.model.receipts import Receipt, TerminalState, assemble
 
-START = 1_796_000_000_000_000  # 2026-11-29 23:33:20 UTC
+START = 1_796_000_000_000_000  # 2026-11-30 00:53:20 UTC
 STEP = 45_000_000  # one event every 45 s: 3,000 events span ~37 hours
 T0 = START + 2 * 3600 * 1_000_000  # the period leaves out the first two hours ...
 T1 = START + 33 * 3600 * 1_000_000  # ... and the last ones
