@@ -50,9 +50,11 @@ class Node:
     """
 
     def __init__(self, settings: Settings, *, agents: bool = True, sink: bool = True,
-                 api: bool = True, demo: bool = False):
+                 api: bool = True, demo: bool = False, ingest: bool = True):
         self.settings = settings
         self.want_agents, self.want_sink, self.want_api, self.demo = agents, sink, api, demo
+        self.want_ingest = ingest
+        self.ingest: Any = None
         self.topics = Topics(settings.topic_prefix)
         self._stops: list[Callable[[], None]] = []
         self._threads: list[threading.Thread] = []
@@ -101,10 +103,38 @@ class Node:
             self.sink = sink
             self._thread("posguard-sink", sink.run)
             self._stops.append(sink.stop)
+        if self.want_ingest:
+            self._start_ingest()
         if self.want_api:
             self._start_api()
         if self.demo:
             self._start_demo()
+
+    def config_path(self) -> Any:
+        s = self.settings
+        path = s.config or s.data / "posguard.toml"
+        return path if path.exists() else None
+
+    def terminal_zones(self) -> dict[str, str]:
+        """Terminal GUID -> timezone, from the registry in the config file."""
+        path = self.config_path()
+        if path is None:
+            return {}
+        from posguard.ingest.files import read_document
+        from posguard.ingest.registry_toml import registry_from_document
+
+        return {t.guid: t.timezone for t in registry_from_document(read_document(path))
+                if t.timezone}
+
+    def _start_ingest(self) -> None:
+        from posguard.ingest.service import IngestService
+
+        s = self.settings
+        svc = IngestService(self.bootstrap, self.topics, s.data, s.config or s.data / "posguard.toml",
+                            kafka_config=dict(s.kafka_config))
+        svc.start_thread()
+        self.ingest = svc
+        self._stops.append(svc.stop_thread)
 
     def _start_api(self) -> None:
         from posguard.console.api import ApiServer, create_api
@@ -118,6 +148,10 @@ class Node:
             state.metrics["sink"] = lambda: {k: v for k, v in asdict(self.sink.stats).items()
                                              if not isinstance(v, dict)}
         self._install_detector_config(state)
+        state.extras["zones"] = self.terminal_zones()
+        if self.ingest is not None:
+            state.extras["ingest"] = self.ingest
+            state.metrics["ingest"] = self.ingest.metrics
         self.state = state
         host, _, port = s.http.rpartition(":")
         server = ApiServer(create_api(state), host or "127.0.0.1", int(port))
@@ -170,7 +204,7 @@ class Node:
         from posguard.streams.extensions import default_extensions
 
         ctx = create_app(worker_config(self.settings, self.bootstrap, not self.settings.kafka),
-                         default_extensions())
+                         default_extensions(self.terminal_zones()))
         self.worker_ctx = ctx
         if self.want_api:
             self.state.metrics["worker"] = lambda: dict(ctx.counters)

@@ -44,4 +44,5 @@ def run_worker(args: argparse.Namespace, settings: Settings) -> int:
 
     if not settings.kafka:
         raise SettingsError("posguard worker needs --kafka (or POSGUARD_KAFKA)")
-    return Node(settings, agents=not args.no_agents, sink=not args.no_sink, api=False).run()
+    return Node(settings, agents=not args.no_agents, sink=not args.no_sink, api=False,
+                ingest=False).run()
