@@ -255,6 +255,10 @@ class ScriptApi:
             id=incident_id(operator, [guid, itype.guid, who, str(now)]), detector="",
             type_name=itype.name, type_id=itype.guid, type_description=itype.description,
             terminal_guid=guid, ts_created=now, cashier_name=who, operator=operator,
+            # Not empty: the chDB Arrow insert refuses a block whose arrays are all empty
+            # (reported to the store's owner); the creation time and the terminal's latest
+            # event are what the incident points at.
+            related_ts=[now], related_events=[last.event_id if last else operator],
             server=self._services.server,
             terminal_name=last.pos_terminal_name if last else "",
             associated_channel=last.associated_channel if last else "",
