@@ -326,7 +326,8 @@ class ScriptApi:
         cb = _check_callable(fn, "callback", callback)
         from posguard.reports.build import generate_report
 
-        data = generate_report(self._backend(fn), rtype, a, b)
+        data = generate_report(self._backend(fn), rtype, a, b,
+                               tz=self._services.clock.tz or "UTC")
         self._script.call_safely(cb, ReportResult(bytes(data), rtype.name, a, b), where=fn)
 
     # -- helpers -------------------------------------------------------------------------
