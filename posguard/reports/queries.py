@@ -217,7 +217,7 @@ def cancelled_positions(backend: Backend, p: Period, step: Step) -> list[Section
     step("deletes by cashier")
     by_cashier = _grouped(backend, (
         f"SELECT grouping(store, cashier_name) AS _total, store, cashier_name, "
-        f"{_CANCEL_METRICS} FROM {{db}}.events WHERE {where} "
+        f"{_CANCEL_METRICS} FROM {{db}}.events FINAL WHERE {where} "
         "GROUP BY GROUPING SETS ((store, cashier_name), ()) "
         "ORDER BY _total, lost_amount DESC, store, cashier_name"), p.params(), 2,
         [Column("Store"), Column("Cashier"), *_CANCEL_COLUMNS], "By cashier")
@@ -225,7 +225,7 @@ def cancelled_positions(backend: Backend, p: Period, step: Step) -> list[Section
     by_term = _grouped(backend, (
         "SELECT grouping(store, pos_terminal) AS _total, store, pos_terminal, "
         f"argMax(pos_terminal_name, ts_in_receipt) AS name, {_CANCEL_METRICS} "
-        f"FROM {{db}}.events WHERE {where} "
+        f"FROM {{db}}.events FINAL WHERE {where} "
         "GROUP BY GROUPING SETS ((store, pos_terminal), ()) "
         "ORDER BY _total, store, pos_terminal"), p.params(), 2,
         [Column("Store"), Column("Terminal"), Column("Terminal name"), *_CANCEL_COLUMNS],
@@ -237,13 +237,13 @@ def cancelled_positions(backend: Backend, p: Period, step: Step) -> list[Section
         "SELECT d.ts_in_receipt, d.store, d.pos_terminal, d.pos_terminal_name, d.cashier_name, "
         "d.op_id, d.position, if(d.text != '', d.text, a.item) AS item, d.price "
         "FROM (SELECT ts_in_receipt, store, pos_terminal, pos_terminal_name, cashier_name, "
-        "op_id, position, text, price, event_id FROM {db}.events "
+        "op_id, position, text, price, event_id FROM {db}.events FINAL "
         f"WHERE {_where('ts_in_receipt')} AND type = 'POS_POSITION_DELETE' "
         "ORDER BY ts_in_receipt, event_id LIMIT {limit:UInt64}) AS d "
         "LEFT JOIN (SELECT pos_terminal, op_id, position, argMax(text, ts_in_receipt) AS item "
-        f"FROM {{db}}.events WHERE type IN {_POSITION_TYPES} "
+        f"FROM {{db}}.events FINAL WHERE type IN {_POSITION_TYPES} "
         "AND ts_in_receipt >= {t0:Int64} - 86400000000 AND ts_in_receipt < {t1:Int64} "
-        "AND (pos_terminal, op_id) IN (SELECT pos_terminal, op_id FROM {db}.events "
+        "AND (pos_terminal, op_id) IN (SELECT pos_terminal, op_id FROM {db}.events FINAL "
         f"WHERE {_where('ts_in_receipt')} AND type = 'POS_POSITION_DELETE') "
         "GROUP BY pos_terminal, op_id, position) AS a "
         "ON d.pos_terminal = a.pos_terminal AND d.op_id = a.op_id AND d.position = a.position "
@@ -255,7 +255,7 @@ def cancelled_positions(backend: Backend, p: Period, step: Step) -> list[Section
         "Deleted positions", _total_of(by_cashier, "Deleted positions"), "deleted positions")
     step("cancelled receipts")
     sql = ("SELECT ts_in_receipt, store, pos_terminal, pos_terminal_name, cashier_name, op_id, "
-           "type, price FROM {db}.events "
+           "type, price FROM {db}.events FINAL "
            f"WHERE {_where('ts_in_receipt')} AND type IN {_CANCEL_TYPES} "
            "ORDER BY ts_in_receipt, event_id LIMIT {limit:UInt64}")
     cancelled = _listing(backend, sql, p.params(), [
@@ -324,7 +324,7 @@ def discounts(backend: Backend, p: Period, step: Step) -> list[Section]:
     by_kind = _grouped(backend, (
         "SELECT grouping(type) AS _total, type, count() AS n, "
         f"sum({amount}) AS amount, uniqExact(pos_terminal, op_id) AS receipts "
-        f"FROM {{db}}.events WHERE {_where('ts_in_receipt')} AND type IN {_DISCOUNT_TYPES} "
+        f"FROM {{db}}.events FINAL WHERE {_where('ts_in_receipt')} AND type IN {_DISCOUNT_TYPES} "
         "GROUP BY GROUPING SETS ((type), ()) ORDER BY _total, type"), p.params(), 1, [
         Column("Discount event"), Column("Events", Kind.INT),
         Column("Amount", Kind.MONEY, "sum of the events' discount (price when it has none)"),
@@ -407,7 +407,7 @@ def cashier_activity(backend: Backend, p: Period, step: Step) -> list[Section]:
         "countIf(type = 'POS_POSITION_DELETE') AS voids, "
         "countIf(type = 'POS_DRAWER_OPEN') AS drawer, "
         "countIf(type = 'POS_DRAWER_OPEN' AND op_id = '') AS no_sale "
-        f"FROM {{db}}.events WHERE {_where('ts_in_receipt')} "
+        f"FROM {{db}}.events FINAL WHERE {_where('ts_in_receipt')} "
         f"AND (type IN {_POSITION_TYPES} OR type IN ('POS_POSITION_DELETE', 'POS_DRAWER_OPEN')) "
         "GROUP BY store, cashier_name")
     sql = (
@@ -474,7 +474,7 @@ def terminal_summary(backend: Backend, p: Period, step: Step) -> list[Section]:
         "countIf(type = 'POS_POSITION_DELETE') AS voids, "
         "countIf(type = 'POS_DRAWER_OPEN') AS drawer, "
         "min(ts_in_receipt) AS first_ts, max(ts_in_receipt) AS last_ts "
-        f"FROM {{db}}.events WHERE {_where('ts_in_receipt')} GROUP BY pos_terminal")
+        f"FROM {{db}}.events FINAL WHERE {_where('ts_in_receipt')} GROUP BY pos_terminal")
     incidents = (
         "SELECT terminal_guid AS pos_terminal, count() AS incidents, "
         "countIf(status = 1) AS confirmed "
