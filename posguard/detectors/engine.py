@@ -188,28 +188,39 @@ class _ScopeRuntime:
         return ScopeState(scope=self.scope, fp=self.fp, guids=list(self.guids), states=states,
                           ctx=ctx)
 
-    def step(self, state: ScopeState, ev: PosEvent) -> tuple[ScopeState, list[Incident]]:
-        if state.fp != self.fp:
-            state = self.reconcile(state)
-        table = self._shared if not self.filtered else self._table(ev.pos_terminal)
-        hs = table.get(ev.type)
-        if hs is None:
-            hs = self._handlers(table, ev.pos_terminal, ev.type)
-        out: list[Incident] | None = None
-        ctx = state.ctx
-        if hs:
-            states = state.states
-            for i, fn in hs:
-                st, inc = fn(states[i], ev, ctx)
-                states[i] = st
-                if inc:
-                    if out is None:
-                        out = list(inc)
-                    else:
-                        out.extend(inc)
-        if ctx is not None:
-            assemble(ctx, ev)
-        return state, out if out is not None else []
+    def make_step(self) -> Callable[[ScopeState, PosEvent], tuple[ScopeState, list[Incident]]]:
+        """The scope's step function, specialised once (it runs for every event)."""
+        fp = self.fp
+        reconcile = self.reconcile
+        shared = None if self.filtered else self._shared
+        table_of = self._table
+        handlers = self._handlers
+        fold = assemble if self.scope == "terminal" else None
+
+        def step(state: ScopeState, ev: PosEvent) -> tuple[ScopeState, list[Incident]]:
+            if state.fp != fp:
+                state = reconcile(state)
+            table = shared if shared is not None else table_of(ev.pos_terminal)
+            hs = table.get(ev.type)
+            if hs is None:
+                hs = handlers(table, ev.pos_terminal, ev.type)
+            out: list[Incident] | None = None
+            ctx = state.ctx
+            if hs:
+                states = state.states
+                for i, fn in hs:
+                    st, inc = fn(states[i], ev, ctx)
+                    states[i] = st
+                    if inc:
+                        if out is None:
+                            out = list(inc)
+                        else:
+                            out.extend(inc)
+            if fold is not None and ctx is not None:
+                fold(ctx, ev)
+            return state, out if out is not None else []
+
+        return step
 
 
 def _no_key(ev: PosEvent) -> str | None:
@@ -245,7 +256,7 @@ class DetectorEngine:
         self._scopes: tuple[Scope, ...] = tuple(s for s in SCOPES if s in self._rt)
         # Bound once: key and step run for every event.
         self._keys = {s: rt.make_key() for s, rt in self._rt.items()}
-        self._steps = {s: rt.step for s, rt in self._rt.items()}
+        self._steps = {s: rt.make_step() for s, rt in self._rt.items()}
 
     @classmethod
     def from_config(
@@ -306,7 +317,8 @@ class DetectorEngine:
         self, scope: Scope
     ) -> Callable[[ScopeState, PosEvent], tuple[ScopeState, list[Incident]]]:
         """`step` for one scope as a two-argument function, for hot loops."""
-        return self._runtime(scope).step
+        self._runtime(scope)
+        return self._steps[scope]
 
     def fingerprint(self, scope: Scope) -> str:
         """Fingerprint of the detector set of `scope` (stored in its states)."""
@@ -367,8 +379,9 @@ def run_archive(
     Args:
         engine: the engine (e.g. `DetectorEngine.from_config(cfg, only=[guid])`).
         events: events of any number of terminals, each terminal's in its order.
-        since: drop incidents created before this time (microseconds): start reading a
-            little earlier than the range to give detectors their context, then cut.
+        since: drop incidents whose triggering event (the last of `related_ts`) is older
+            than this `ts_in_receipt` (microseconds): read from a little before the range so
+            detectors see the receipts already open, then cut at the range's start.
 
     Returns:
         The incidents, sorted by (ts_created, detector, id).
@@ -384,6 +397,6 @@ def run_archive(
                 merged = archive_order(evs)
             out.extend(run_scope(engine, scope, merged))
     if since is not None:
-        out = [i for i in out if i.ts_created >= since]
+        out = [i for i in out if (i.related_ts[-1] if i.related_ts else i.ts_created) >= since]
     out.sort(key=lambda i: (i.ts_created, i.detector, i.id))
     return out

@@ -24,6 +24,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import islice
 
 import msgspec
 
@@ -35,6 +36,7 @@ from posguard.detectors.base import (
     cashier_of,
     money,
 )
+from posguard.detectors.localtime import MINUTE
 from posguard.model.event_types import POSITION_TYPES
 from posguard.model.events import PosEvent
 from posguard.model.incidents import Incident
@@ -42,7 +44,7 @@ from posguard.model.receipts import TerminalState
 
 __all__ = ["PriceOverride", "PriceOverrideParams", "PriceOverrideState"]
 
-_HOUR = 3_600_000_000
+_MINUTES = (1 << 32) - 1
 
 
 class PriceOverrideParams(Params, frozen=True):
@@ -65,9 +67,14 @@ class PriceOverrideParams(Params, frozen=True):
 
 
 class PriceOverrideState(DetectorState):
-    """Learnt usual prices: article -> (price per unit, ts learnt), least recent first."""
+    """Learnt usual prices, longest-learnt first: article -> price << 32 | minute.
 
-    usual: dict[str, tuple[int, int]] = msgspec.field(default_factory=dict)
+    The value packs the unit price (kopecks) and the minute it was learnt (minutes since the
+    epoch) into one int: a terminal may remember thousands, and one int is a third of the
+    memory and cache traffic of a pair.
+    """
+
+    usual: dict[str, int] = msgspec.field(default_factory=dict)
 
 
 class PriceOverride(Detector[PriceOverrideParams, PriceOverrideState]):
@@ -80,8 +87,8 @@ class PriceOverride(Detector[PriceOverrideParams, PriceOverrideState]):
     state_type = PriceOverrideState
 
     def setup(self) -> None:
-        """Learning horizon in microseconds."""
-        self._horizon = self.params.learn_hours * _HOUR
+        """Learning horizon in minutes, the price list."""
+        self._horizon = self.params.learn_hours * 60  # minutes
         self._refs = self.params.reference_prices
 
     def event_types(self) -> frozenset[str]:
@@ -109,19 +116,16 @@ class PriceOverride(Detector[PriceOverrideParams, PriceOverrideState]):
         unit = ev.price_per_unit or (ev.price if ev.quantity <= 1 and not ev.weight else 0)
         if not item or unit <= 0:
             return state, NO_INCIDENTS
-        ts = ev.ts_in_receipt
+        minute = ev.ts_in_receipt // MINUTE
         learnt = state.usual.get(item)  # empty unless learning
-        if (
-            learnt is not None
-            and learnt[0] == unit
-            and not self._refs
-            and 0 <= ts - learnt[1] <= self._horizon
-        ):
+        # A learnt price is one int: unit price << 32 | minute it was learnt (see the state).
+        fresh = learnt is not None and 0 <= minute - (learnt & _MINUTES) <= self._horizon
+        if fresh and learnt >> 32 == unit and not self._refs:  # type: ignore[operator]
             return state, NO_INCIDENTS  # the hot path: sold at its usual price
         p = self.params
         usual = self._refs.get(item) if self._refs else None
-        if usual is None and learnt is not None and 0 <= ts - learnt[1] <= self._horizon:
-            usual = learnt[0]
+        if usual is None and fresh:
+            usual = learnt >> 32  # type: ignore[operator]
         drop = p.min_drop_percent
         if usual and drop and unit * 100 <= usual * (100 - drop):
             pct = (usual - unit) * 100 // usual
@@ -134,11 +138,14 @@ class PriceOverride(Detector[PriceOverrideParams, PriceOverrideState]):
                     columns={"reason": "below_usual", "usual": str(usual), "price": str(unit)},
                 )
             ]
-        if p.learn and (learnt is None or learnt[0] != unit or ts - learnt[1] > self._horizon):
+        if p.learn and (not fresh or learnt >> 32 != unit):  # type: ignore[operator]
             learned = state.usual
             if learnt is not None:
                 del learned[item]  # re-inserted last: the dict stays in order of learning
-            learned[item] = (unit, ts)
+            learned[item] = unit << 32 | minute
             if len(learned) > p.max_learned:
-                del learned[next(iter(learned))]
+                # Forget the longest-learnt eighth at once, rebuilding the dict: deleting its
+                # first entry one at a time makes next(iter(d)) walk over the holes.
+                drop = len(learned) - p.max_learned + p.max_learned // 8
+                state.usual = dict(islice(learned.items(), drop, None))
         return state, NO_INCIDENTS

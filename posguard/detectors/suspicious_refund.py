@@ -132,18 +132,17 @@ class SuspiciousRefund(Detector[SuspiciousRefundParams, SuspiciousRefundState]):
         return state, out
 
     def _expire(self, state: SuspiciousRefundState, ts: int) -> None:
-        sold = state.sold
+        # Rebuild rather than delete from the front: a dict whose first entries were deleted
+        # makes next(iter(d)) walk over the holes, O(n) per call until it is resized.
         oldest = ts - self._window
-        while sold:
-            first = next(iter(sold))
-            if len(sold) <= self.params.max_remembered and sold[first][1] >= oldest:
-                break
-            del sold[first]
+        cap = self.params.max_remembered
+        kept = [(k, v) for k, v in state.sold.items() if v[1] >= oldest]
+        if len(kept) > cap:
+            kept = kept[len(kept) - cap + cap // 8:]  # drop the oldest, an eighth more
+        state.sold = dict(kept)
         # Expire in batches: next when the oldest kept item is a quarter window past due.
         # (Lookups check the sale time, so an item kept a little longer never matches.)
-        state.expire_at = (
-            next(iter(sold.values()))[1] + self._window + self._window // 4 if sold else 0
-        )
+        state.expire_at = kept[0][1][1] + self._window + self._window // 4 if kept else 0
 
     def _recent(
         self, state: SuspiciousRefundState, ev: PosEvent, ctx: TerminalState | None

@@ -158,10 +158,10 @@ def test_run_archive_equals_a_live_run_whatever_the_terminal_interleaving() -> N
 def test_run_archive_since_drops_incidents_of_the_warm_up() -> None:
     engine = sensitive_engine()
     evs = everything_stream()
-    cut = evs[len(evs) // 2].ts_received
+    cut = evs[len(evs) // 2].ts_in_receipt
     everything = run_archive(engine, evs)
     later = run_archive(engine, evs, since=cut)
-    assert later == [i for i in everything if i.ts_created >= cut]
+    assert later == [i for i in everything if i.related_ts[-1] >= cut]
     assert 0 < len(later) < len(everything)
 
 
