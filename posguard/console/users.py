@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 
+import msgspec
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
@@ -151,21 +152,21 @@ class UserStore:
         self._check_role(role)
         with self._lock:
             prev = self._existing(username)
-            return self._store(UserRow(**{**_fields(prev), "role": role}), prev)
+            return self._store(msgspec.structs.replace(prev, role=role), prev)
 
     def set_password(self, username: str, password: str) -> UserRow:
         """Change an account's password."""
         self._check_password(password)
         with self._lock:
             prev = self._existing(username)
-            return self._store(UserRow(**{**_fields(prev),
-                                          "password_hash": self.hasher.hash(password)}), prev)
+            return self._store(msgspec.structs.replace(
+                prev, password_hash=self.hasher.hash(password)), prev)
 
     def delete(self, username: str) -> None:
         """Remove an account."""
         with self._lock:
             prev = self._existing(username)
-            self._store(UserRow(**{**_fields(prev), "deleted": True}), prev)
+            self._store(msgspec.structs.replace(prev, deleted=True), prev)
 
     def admins(self) -> list[str]:
         """Names of the admin accounts."""
@@ -182,8 +183,8 @@ class UserStore:
             return None
         if self.hasher.check_needs_rehash(user.password_hash):
             with self._lock:
-                user = self._store(UserRow(**{**_fields(user),
-                                              "password_hash": self.hasher.hash(password)}), user)
+                user = self._store(msgspec.structs.replace(
+                    user, password_hash=self.hasher.hash(password)), user)
         return user
 
     def ensure_admin(self) -> str | None:
@@ -200,8 +201,3 @@ class UserStore:
             self.create(FIRST_ADMIN, "admin", password)
             return password
 
-
-def _fields(u: UserRow) -> dict[str, object]:
-    return {"username": u.username, "role": u.role, "password_hash": u.password_hash,
-            "created": u.created, "updated": u.updated, "deleted": u.deleted,
-            "version": u.version}

@@ -13,7 +13,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import AsyncIterator
-from typing import Annotated, Literal
+from typing import Annotated, Literal, cast
 
 from fastapi import APIRouter, Depends, Header, Query, Request, status
 from fastapi.responses import StreamingResponse
@@ -54,7 +54,7 @@ class NotificationHub:
             raise ValueError(f"notification level {level!r}: one of {', '.join(LEVELS)}")
         with self._lock:
             n = Notification(id=self._next, ts=ts if ts is not None else int(time.time() * 1e6),
-                             level=level, text=text[:MAX_TEXT], source=source[:200])  # type: ignore[arg-type]
+                             level=cast(Level, level), text=text[:MAX_TEXT], source=source[:200])
             self._next += 1
             self._items.append(n)
             return n
@@ -75,7 +75,7 @@ def hub_of(state: NodeState) -> NotificationHub:
     hub = state.extras.get(HUB_KEY)
     if not isinstance(hub, NotificationHub):
         hub = state.extras.setdefault(HUB_KEY, NotificationHub())
-    return hub  # type: ignore[no-any-return]
+    return cast(NotificationHub, hub)
 
 
 def notify(state: NodeState, level: str, text: str, source: str = "") -> Notification:
