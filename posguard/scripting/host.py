@@ -92,6 +92,7 @@ class Script:
         self.incident_callbacks: list[tuple[str, Callable[[Any], Any]]] = []
         self.events_received = 0
         self.incidents_received = 0
+        self.error_count = 0
         self._err_window_start = -1e18
         self._err_in_window = 0
         self._err_suppressed = 0
@@ -149,19 +150,22 @@ class Script:
     def _load(self) -> None:
         try:
             try:
-                source = self.path.read_bytes()
-                code = compile(source, str(self.path), "exec")
+                code = compile(self.path.read_bytes(), str(self.path), "exec")
             except (OSError, SyntaxError, ValueError) as e:
                 self.state = "failed"
-                raise ScriptLoadError(f"cannot load {self.path}: {e}") from e
+                self.error_count += 1
+                self.report(f"script {self.name}: cannot load {self.path}: "
+                            f"{type(e).__name__}: {e}")
+                return
             self.log.info("script %s started (%s)", self.name, self.path)
             self.state = "running"
             try:
                 exec(code, self.namespace)
-            except BaseException:
-                self.state = "failed" if not (self.event_callbacks or self.incident_callbacks
-                                              or self.finalizers) else "running"
-                raise
+            except BaseException as e:  # noqa: BLE001 - SystemExit too: reported, not fatal
+                # A script that subscribed before failing keeps its subscriptions.
+                if not (self.event_callbacks or self.incident_callbacks or self.finalizers):
+                    self.state = "failed"
+                self._report_exception(e, "loading")
         finally:
             self._loaded.set()
 
@@ -176,7 +180,7 @@ class Script:
             self.feed.stop()
         ok = self.worker.close(self._finalize, grace)
         if not ok:
-            self.report(f"script {self.name} was still busy in a callback after {grace:.0f} s; "
+            self.report(f"script {self.name} was still busy in a callback after {grace:g} s; "
                         "its finalizers were not run")
         self.state = "stopped"
         return ok
@@ -241,9 +245,10 @@ class Script:
             self._report_exception(e, where)
 
     def _on_task_error(self, e: BaseException) -> None:
-        self._report_exception(e, "loading" if not self._loaded.is_set() else "callback")
+        self._report_exception(e, "callback")
 
     def _report_exception(self, e: BaseException, where: str) -> None:
+        self.error_count += 1
         self.report(f"script {self.name}: error in {where}: {type(e).__name__}: {e}",
                     _script_traceback(e))
 
@@ -279,7 +284,7 @@ class Script:
         w = self.worker.stats
         return {"name": self.name, "path": str(self.path), "state": self.state,
                 "events": self.events_received, "incidents": self.incidents_received,
-                "queued": self.worker.pending(), "errors": w.errors + len(self.errors) * 0,
+                "queued": self.worker.pending(), "errors": self.error_count,
                 "dropped": w.dropped, "subscribed": self.feed is not None}
 
 
