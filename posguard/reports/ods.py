@@ -12,6 +12,11 @@
   the data as its local table, as office suites write it).
 
 `read_ods(data)` reads any ODS back into typed Python values (tests, checks).
+
+Speed: odfpy checks every attribute of every element it builds (~100 µs a cell here), so the
+rows of each sheet are rendered once as the XML odfpy would write and handed to odfpy's
+document writer as one element (`_RawRows`); styles, columns, settings, charts and the zip
+stay odfpy's.
 """
 
 from __future__ import annotations
@@ -252,7 +257,7 @@ class _Cells:
                 f"<text:p>{_esc(text)}</text:p></table:table-cell>"), len(text)
 
 
-class _RawRows(Element):
+class _RawRows(Element):  # type: ignore[misc]  # odfpy has no type hints
     """A run of table rows whose XML is rendered up front, in an odfpy tree.
 
     odfpy checks and converts every attribute of every element it builds (about 100 µs a cell
@@ -267,8 +272,8 @@ class _RawRows(Element):
 
     def __init__(self, parts: list[str]):  # odfpy's per-attribute checks skipped on purpose
         self.ownerDocument = None
-        self.childNodes = []
-        self.attributes = {}
+        self.childNodes: list[Any] = []
+        self.attributes: dict[tuple[str, str], str] = {}
         self._parts = parts
 
     def getAttrNS(self, namespace: str, localpart: str) -> Any:  # noqa: N802 (odfpy's name)
