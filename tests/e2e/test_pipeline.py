@@ -133,3 +133,36 @@ def test_worker_killed_mid_stream_loses_and_doubles_nothing(node, kafka_bootstra
     assert node.wait_for_count(N) == {"count": N, "distinct": N}
     if os.environ.get("POSGUARD_TEST_VERBOSE"):
         print("stored before kill:", stored_before)
+
+
+def test_cli_search_prints_documented_fields(node, kafka_bootstrap) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    pub = EventPublisher(kafka_bootstrap, node.topics)
+    evs = list(ChainSimulator(1, 2, seed=5).events(300, int(time.time() * 1e6) - 10**8, 10))
+    pub.publish_many(evs)
+    assert pub.flush(30) == 0
+    node.wait_for_count(300)
+    base = [sys.executable, "-m", "posguard.console.cli", "search", "--data", str(node.data),
+            "--http", f"127.0.0.1:{node.port}"]
+    out = subprocess.run(base + ["--last", "1h", "--limit", "5", "--format", "json"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    rows = json.loads(out.stdout)
+    assert len(rows) == 5
+    documented = {"article", "barcode", "cashier_name", "discount", "op_id", "pos_terminal",
+                  "pos_terminal_name", "position", "price", "quantity", "text", "type", "weight",
+                  "ts_received"}
+    assert documented <= set(rows[0])
+    want = [e for e in evs if e.type == "POS_POSITION_ADD_BY_SCANNER"][0]
+    out = subprocess.run(base + ["--last", "1h", "--receipt", want.op_id, "--terminal",
+                                 want.pos_terminal, "--text", want.text[:4], "--text-mode",
+                                 "starts", "--format", "csv"], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    expected = [e for e in evs if e.op_id == want.op_id and e.pos_terminal == want.pos_terminal
+                and any(f.lower().startswith(want.text[:4].lower())
+                        for f in (e.text, e.article, e.barcode))]
+    assert len(out.stdout.strip().splitlines()) == 1 + len(expected)
+    bad = subprocess.run(base + ["--last", "soon"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 1 and "bad duration" in bad.stderr
