@@ -496,7 +496,8 @@ def _chart_sheet(doc: ReportDoc, ods: OpenDocumentSpreadsheet, section: Section,
     href = ods.addObject(obj)
     frame = draw.Frame(width="20cm", height="10cm", x="0.3cm", y="0.3cm", zindex=0,
                        name=f"Chart {_clean(spec.title)[:40]}")
-    frame.addElement(draw.Object(href="./" + href.lstrip("./")))
+    frame.addElement(draw.Object(href="./" + href.lstrip("./"), type="simple", show="embed",
+                                actuate="onLoad"))
     buf = io.StringIO()
     frame.toXml(1, buf)
     # The chart is anchored to the cell right of the header, beside the data it plots.
