@@ -180,8 +180,8 @@ class Script:
             self.feed.stop()
         ok = self.worker.close(self._finalize, grace)
         if not ok:
-            self.report(f"script {self.name} was still busy in a callback after {grace:g} s; "
-                        "its finalizers were not run")
+            self.report(f"script {self.name} was still busy in a callback when stopped "
+                        f"(waited {grace:.1f} s); its finalizers were not run")
         self.state = "stopped"
         return ok
 
