@@ -189,6 +189,22 @@ def _loop(engine: Any, events: list[PosEvent], *, encode: bool = False) -> tuple
     return time.process_time() - t0, n_inc
 
 
+def _state_sizes(engine: DetectorEngine, events: list[PosEvent]) -> dict[str, tuple[int, int]]:
+    """Mean and largest encoded state per scope after all events."""
+    out = {}
+    for scope in engine.scopes():
+        key, step = engine.key_function(scope), engine.step_function(scope)
+        states: dict[str, Any] = {}
+        for ev in events:
+            k = key(ev)
+            if k is not None:
+                st = states.get(k) or engine.initial(scope)
+                states[k] = step(st, ev)[0]
+        sizes = [len(encode_state(st)) for st in states.values()]
+        out[scope] = (sum(sizes) // max(len(sizes), 1), max(sizes, default=0))
+    return out
+
+
 def _best(fn: Callable[[], tuple[float, int]], repeat: int) -> tuple[float, int]:
     runs = [fn() for _ in range(repeat)]
     return min(r[0] for r in runs), runs[0][1]
@@ -225,6 +241,7 @@ def run(n_events: int = 200_000, *, repeat: int = 3) -> list[dict[str, Any]]:
         return time.process_time() - t0, len(incs)
 
     arch_t, arch_inc = _best(_archive, repeat)
+    sizes = _state_sizes(full, events)
     rows = [
         ("engine, all 13 detectors, 3 scopes (key+step per scope)", full_t, base_t, TARGET),
         ("engine, terminal scope only (11 detectors + receipt context)", term_t, base1_t,
@@ -240,6 +257,10 @@ def run(n_events: int = 200_000, *, repeat: int = 3) -> list[dict[str, Any]]:
                     "baseline": round(bv), "ratio": round(v / bv, 3), "target": target})
     out.append({"figure": "incidents raised (live loop / archive)", "value": n_inc,
                 "unit": "incidents", "baseline": arch_inc, "ratio": None, "target": None})
+    for scope, (mean, biggest) in sizes.items():
+        out.append({"figure": f"encoded {scope} state at the end, mean (baseline: largest)",
+                    "value": mean, "unit": "bytes", "baseline": biggest, "ratio": None,
+                    "target": None})
     out.append({"figure": "events simulated", "value": n, "unit": "events", "baseline": None,
                 "ratio": None, "target": None})
     return out
