@@ -9,12 +9,15 @@ from datetime import UTC, datetime
 
 from posguard.model.times import zone
 from posguard.reports.document import ReportDoc
+from posguard.reports.errors import ReportError
 from posguard.reports.ods import write_ods
 from posguard.reports.queries import REPORT_QUERIES, Period
 from posguard.reports.types import REPORT_TITLES, ReportType, parse_report_type
 from posguard.store.backends.base import Backend
 
 __all__ = ["BuiltReport", "build_report", "generate_report", "report_doc", "Progress"]
+
+_LAST_US = (253_402_300_799 - 2 * 86_400) * 1_000_000  # two days before 10000-01-01, any tz
 
 Progress = Callable[[str, int, int], None]
 """progress(step, done, total): `step` names what starts now; done of total steps."""
@@ -69,9 +72,9 @@ def report_doc(backend: Backend, report_type: ReportType | str, t0_us: int, t1_u
     rt = parse_report_type(report_type)
     zone(tz)  # an unknown timezone fails here, before any query
     if t1_us < t0_us:
-        from posguard.reports.errors import ReportError
-
         raise ReportError("the period ends before it starts")
+    if t0_us < 0 or t1_us > _LAST_US:
+        raise ReportError("the period must lie between 1970 and 9999")
     period = Period(t0_us, t1_us, store or "", tz)
     total = _STEPS[rt.value] + 1
     done = 0

@@ -135,3 +135,34 @@ def test_api_errors(client: Any) -> None:
     client.headers.pop("Authorization")
     assert client.get("/api/reports").status_code == 401
     assert client.get("/api/reports/violations").status_code == 401
+
+
+def test_cli_through_the_node_api(filled: Any, tmp_path: Path,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+    import time
+
+    from posguard.console.api import ApiServer, create_api
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    (tmp_path / "api-token").write_text(TOKEN + "\n")
+    state = NodeState(settings=Settings(data=tmp_path), backend=filled, api_token=TOKEN)
+    server = ApiServer(create_api(state), "127.0.0.1", port)
+    server.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        out = tmp_path / "via-api.ods"
+        assert main(["report", "discounts", "--from", str(T0 - 10**12), "--to", str(T1),
+                     "--api", f"http://127.0.0.1:{port}", "--data", str(tmp_path),
+                     "-o", str(out)]) == 0
+        assert "asking the node" in capsys.readouterr().err
+        rows, totals = sheet_rows(read_ods(out.read_bytes()), "By store")
+        assert rows and totals is not None and totals["Receipts"] > 0
+        assert main(["report", "nope", "--api", f"http://127.0.0.1:{port}", "--data",
+                     str(tmp_path), "-o", str(tmp_path / "n.ods")]) == 1
+    finally:
+        server.stop()

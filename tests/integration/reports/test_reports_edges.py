@@ -153,3 +153,10 @@ def test_libreoffice_converts(store: Any, tmp_path: Path) -> None:
     else:  # older LibreOffice: only the first sheet, the title block
         text = (tmp_path / "report.csv").read_text(encoding="utf-8", errors="replace")
         assert "Average receipt report" in text and "AVERAGE_RECEIPT_REPORT" in text
+
+
+def test_period_out_of_range(store: Any) -> None:
+    with pytest.raises(ReportError, match="between 1970 and 9999"):
+        generate_report(store, ReportType.VIOLATIONS_REPORT, T0, 10**18)
+    with pytest.raises(ReportError, match="between 1970 and 9999"):
+        generate_report(store, ReportType.VIOLATIONS_REPORT, -5, T0)
