@@ -35,9 +35,9 @@ SCRIPTS = {
         "seen = []\n"
         "def f(ev):\n"
         "    seen.append(ev.op_id)\n"
-        "    if len(seen) == %d:\n"
-        "        host.message('all %%d events seen' %% len(seen))\n"
-        "activate_on_pos_events(f)\n" % N),
+        "    if len(seen) == N:\n"
+        "        host.message('all %d events seen' % len(seen))\n"
+        "activate_on_pos_events(f)\n").replace("N", str(N)),
 }
 
 

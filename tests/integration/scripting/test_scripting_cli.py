@@ -1,0 +1,79 @@
+"""`posguard scripts --dir` in cluster mode (Kafka + ClickHouse over HTTP) as a process:
+scripts run, search the store, and Ctrl-C runs their finalizers."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from posguard.ingest.publisher import EventPublisher
+from posguard.model.events import PosEvent
+from posguard.store.writer import insert_events
+
+pytestmark = pytest.mark.integration
+
+SCRIPT = '''\
+import time
+from pos_utils import *
+
+found = []
+search_pos_events(found.append, 0, time.time(), {"text": [StringFilter("kefir")]})
+with open("found.txt", "w") as f:
+    f.write(",".join(e.op_id for e in found))
+
+def on_event(ev):
+    with open("live.txt", "a") as f:
+        f.write(ev.op_id + "\\n")
+
+def bye():
+    with open("bye.txt", "w") as f:
+        f.write("finalized")
+
+activate_on_pos_events(on_event)
+register_finalizer(bye)
+'''
+
+
+def test_scripts_command_runs_a_folder_until_sigint(kafka_bootstrap, topics, store,
+                                                    clickhouse_url, tmp_path, h) -> None:
+    insert_events(store, [PosEvent(type="POS_POSITION_ADD", pos_terminal="T1", text=t,
+                                   op_id=str(n), ts_in_receipt=1_700_000_000_000_000 + n,
+                                   ts_received=1_700_000_000_000_000 + n, event_id=f"k{n}")
+                          for n, t in enumerate(["Kefir 1%", "Milk", "kefir 2.5%"])])
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    (scripts / "watch.py").write_text(SCRIPT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "posguard.console.cli", "scripts", "--dir", str(scripts),
+         "--kafka", kafka_bootstrap, "--clickhouse", clickhouse_url, "--database",
+         store.database, "--topic-prefix", topics.prefix, "--data", str(tmp_path / "data"),
+         "--session-timeout", "6"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert h.wait_for(lambda: (scripts / "found.txt").exists(), 60)
+        assert h.wait_for(lambda: (scripts / "found.txt").read_text() == "0,2", 5)
+        pub = EventPublisher(kafka_bootstrap, topics)
+        n = 0
+        live = scripts / "live.txt"
+        # The script's consumer joins its group a moment after start: publish until it sees one.
+        while not live.exists() and n < 120:
+            pub.publish(PosEvent(type="POS_POSITION_ADD", pos_terminal="T1", op_id=f"L{n}",
+                                 ts_in_receipt=1_796_000_000_000_000 + n,
+                                 ts_received=1_796_000_000_000_000 + n, event_id=f"L{n}"))
+            pub.flush(5)
+            n += 1
+            time.sleep(0.5)
+        assert live.exists()
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, out
+    assert "running 1 script(s)" in out and "watch" in out
+    assert (scripts / "bye.txt").read_text() == "finalized"
