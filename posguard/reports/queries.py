@@ -66,7 +66,11 @@ def _ratio(num: str, den: str) -> str:
 
 def _grouped(backend: Backend, sql: str, params: dict[str, Any], n_keys: int,
              columns: list[Column], name: str, **kw: Any) -> Section:
-    """Run a GROUPING SETS query (first column `_total`) into a Section with its totals row."""
+    """Run a GROUPING SETS query (first column `_total`) into a Section with its totals row.
+
+    The first `n_keys` columns name the group (keys, and per-group labels such as a
+    terminal's name): the totals row reads "Total" there, then blanks.
+    """
     res = backend.query(sql.replace("{db}", backend.database), params)
     rows: list[tuple[Any, ...]] = []
     totals: tuple[Any, ...] | None = None
@@ -131,7 +135,7 @@ def _incidents_by(backend: Backend, p: Period, keys: Sequence[str], extra: str,
     sql = (f"SELECT grouping({k}) AS _total, {k}{extra}, {_INC_METRICS} "
            f"FROM {{db}}.incidents FINAL WHERE {_where('ts_created')} "
            f"GROUP BY GROUPING SETS (({k}), ()) ORDER BY _total, {order}")
-    return _grouped(backend, sql, p.params(), len(key_columns) - (1 if extra else 0),
+    return _grouped(backend, sql, p.params(), len(key_columns),
                     key_columns + _INC_COLUMNS, name, chart=chart)
 
 
@@ -227,7 +231,7 @@ def cancelled_positions(backend: Backend, p: Period, step: Step) -> list[Section
         f"argMax(pos_terminal_name, ts_in_receipt) AS name, {_CANCEL_METRICS} "
         f"FROM {{db}}.events FINAL WHERE {where} "
         "GROUP BY GROUPING SETS ((store, pos_terminal), ()) "
-        "ORDER BY _total, store, pos_terminal"), p.params(), 2,
+        "ORDER BY _total, store, pos_terminal"), p.params(), 3,
         [Column("Store"), Column("Terminal"), Column("Terminal name"), *_CANCEL_COLUMNS],
         "By terminal")
     step("deleted positions")
@@ -362,7 +366,7 @@ def average_receipt(backend: Backend, p: Period, step: Step) -> list[Section]:
         "SELECT grouping(store, pos_terminal) AS _total, store, pos_terminal, "
         f"argMax(pos_terminal_name, ts_close) AS name, {_AVG_METRICS} {src} "
         "GROUP BY GROUPING SETS ((store, pos_terminal), ()) "
-        "ORDER BY _total, store, pos_terminal"), p.params(), 2,
+        "ORDER BY _total, store, pos_terminal"), p.params(), 3,
         [Column("Store"), Column("Terminal"), Column("Terminal name"), *_AVG_COLUMNS],
         "By terminal")
     step("receipts by hour")

@@ -215,6 +215,9 @@ def check(sheets: dict[str, list[list[Any]]], name: str, keys: tuple[str, ...],
             assert same(v, got[key][col]), f"{name} {key} {col}: expected {v!r}, got {got[key][col]!r}"
     if totals is not None:
         assert got_totals is not None, f"{name}: no totals row"
+        # the first column reads "Total", other key columns are blank, every figure checked
+        totals = {**{k: None for k in keys}, header[0]: "Total", **totals}
+        assert set(totals) == set(header), f"{name} totals: not checked {set(header) - set(totals)}"
         for col, v in totals.items():
             assert same(v, got_totals[col]), (
                 f"{name} totals {col}: expected {v!r}, got {got_totals[col]!r}")
