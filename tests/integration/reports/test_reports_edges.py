@@ -113,14 +113,16 @@ def test_bad_arguments(store: Any) -> None:
         generate_report(store, ReportType.DISCOUNTS_REPORT, T0, T1, tz="Mars/Olympus")
 
 
-def test_progress_and_timings(store: Any) -> None:
+@pytest.mark.parametrize("rt", list(ReportType))
+def test_progress_and_timings(store: Any, rt: ReportType) -> None:
     seen: list[tuple[str, int, int]] = []
-    built = build_report(store, ReportType.VIOLATIONS_REPORT, T0, T1,
-                         progress=lambda s, d, t: seen.append((s, d, t)))
-    assert seen[0][1] == 0 and seen[-1] == ("done", seen[-1][2], seen[-1][2])
-    assert [d for _, d, _ in seen] == list(range(len(seen)))
+    built = build_report(store, rt, T0, T1, progress=lambda s, d, t: seen.append((s, d, t)))
+    total = seen[0][2]
+    # one call per query step, then "writing ODS", then "done": done counts 0..total
+    assert [(d, t) for _, d, t in seen] == [(i, total) for i in range(total + 1)]
+    assert seen[-2][0] == "writing ODS" and seen[-1][0] == "done"
     assert built.query_seconds > 0 and built.write_seconds > 0
-    assert [s for s, _ in built.steps] == [s for s, _, _ in seen[:len(built.steps)]]
+    assert [s for s, _ in built.steps] == [s for s, _, _ in seen[:-2]]
 
 
 def test_libreoffice_converts(store: Any, tmp_path: Path) -> None:
