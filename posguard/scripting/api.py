@@ -154,8 +154,9 @@ class ScriptApi:
         fn = "search_pos_events"
         cb = _check_callable(fn, "callback", callback)
         a, b = _check_range(fn, t0, t1)
+        d = _check_dict(fn, filter)
         try:
-            f = event_filter_from_dict(_check_dict(fn, filter))
+            f = event_filter_from_dict(d)
         except (KeyError, TypeError, ValueError) as e:
             raise ScriptApiError(f"{fn}(): bad filter: {e}") from None
         from posguard.store.search import search_events
@@ -174,7 +175,7 @@ class ScriptApi:
         else:
             raise ScriptApiError(f"{fn}(): ev must be an event received by the script, not "
                                  f"{type(ev).__name__} {ev!r:.60}")
-        note = _check_str(fn, "text", text) if not isinstance(text, str) else plain(text)
+        note = _check_str(fn, "text", text)
         pub = self._services.publisher
         if pub is None:
             raise ScriptingError(f"{fn}(): this script host has no event publisher")
@@ -216,8 +217,9 @@ class ScriptApi:
         from posguard.model.incident_filters import incident_filter_from_dict
         from posguard.store.incidents import search_incidents
 
+        d = _check_dict(fn, filter)
         try:
-            f = incident_filter_from_dict(_check_dict(fn, filter))
+            f = incident_filter_from_dict(d)
         except (KeyError, TypeError, ValueError) as e:
             raise ScriptApiError(f"{fn}(): bad filter: {e}") from None
         for inc, _version in search_incidents(self._backend(fn), f, a, b):
