@@ -21,7 +21,8 @@ from posguard.console.sessions import SessionManager
 from posguard.console.state import NodeState
 from posguard.console.users import FIRST_ADMIN, UserStore
 
-__all__ = ["Console", "install_console", "console_of", "console_of_request", "CONSOLE_KEY"]
+__all__ = ["Console", "install_console", "console_of", "console_of_request", "CONSOLE_KEY",
+           "console_notifier"]
 
 CONSOLE_KEY = "console"
 log = logging.getLogger(__name__)
@@ -96,3 +97,17 @@ def console_of(state: NodeState) -> Console:
 def console_of_request(request: Request) -> Console:
     """console_of for a route's request."""
     return console_of(request.app.state.node)
+
+
+def console_notifier(state: NodeState) -> Callable[[str, str, str], None]:
+    """A `notify(level, text, source)` for the script host that shows toasts on this node.
+
+    Example (node.py): start_script_host(..., notify=console_notifier(state)).
+    """
+    from posguard.console.routes.notifications import notify
+
+    def send(level: str, text: str, source: str) -> None:
+        notify(state, level if level in ("message", "alert", "error") else "message",
+               text, source)
+
+    return send

@@ -133,3 +133,13 @@ def test_notification_buffer_is_bounded(env: Env) -> None:
         hub.add("message", f"m{i}")
     got = hub.after(0)
     assert len(got) == 500 and got[0].text == "m100" and hub.last_id == 600
+
+
+def test_console_notifier_for_the_script_host(env: Env) -> None:
+    from posguard.console.web_setup import console_notifier
+
+    send = console_notifier(env.state)
+    send("alert", "from a script", "s.py")
+    send("shout", "odd level", "s.py")
+    got = [(n.level, n.text) for n in hub_of(env.state).after(0)]
+    assert got == [("alert", "from a script"), ("message", "odd level")]
