@@ -50,8 +50,8 @@ class Period:
 
 
 def _where(ts: str) -> str:
-    # The store goes in as an array: scalar String parameters with a backslash do not
-    # reach chDB intact (see docs/reports.md), array elements do.
+    # The store goes in as an array (empty = all stores), so one filter serves one store or,
+    # later, several.
     return (f"{ts} >= {{t0:Int64}} AND {ts} < {{t1:Int64}} "
             "AND (empty({stores:Array(String)}) OR has({stores:Array(String)}, store))")
 
