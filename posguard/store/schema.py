@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from posguard.store.views import VIEW_STATEMENTS
+
 __all__ = ["Migration", "MIGRATIONS", "EVENT_COLUMNS", "RECEIPT_COLUMNS", "INCIDENT_COLUMNS"]
 
 
@@ -165,4 +167,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         ORDER BY (pos_terminal, ts_received, event_id)
         SETTINGS """ + _DEDUP,
     )),
+    # Analyst views (posguard/store/views.py, docs/schema.md) and the terminal timezones
+    # they read local time from.
+    Migration(2, "analyst views", VIEW_STATEMENTS),
 )
