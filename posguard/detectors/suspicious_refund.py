@@ -64,9 +64,10 @@ class SuspiciousRefundParams(Params, frozen=True):
 
 
 class SuspiciousRefundState(DetectorState):
-    """Items sold recently: item -> (sale event key, ts), oldest first.
+    """Items sold recently: item -> (last sale's event key, ts).
 
-    `expire_at` is when the oldest entry leaves the window: nothing to expire before it.
+    `expire_at` is when the oldest entry is a quarter window past due: nothing is expired
+    before it, then all stale entries at once.
     """
 
     sold: dict[str, Ref] = msgspec.field(default_factory=dict)
@@ -108,12 +109,9 @@ class SuspiciousRefund(Detector[SuspiciousRefundParams, SuspiciousRefundState]):
                 if self._window:
                     item = ev.barcode or ev.article or ev.text.casefold()
                     if item:
-                        sold = state.sold
                         ts = ev.ts_in_receipt
-                        if item in sold:
-                            del sold[item]  # re-inserted last: the dict stays in sale order
-                        sold[item] = (ev.event_id or event_key(ev), ts)
-                        if ts >= state.expire_at or len(sold) > p.max_remembered:
+                        state.sold[item] = (ev.event_id or event_key(ev), ts)
+                        if ts >= state.expire_at or len(state.sold) > p.max_remembered:
                             self._expire(state, ts)
                 return state, NO_INCIDENTS
         r = receipt_of(ctx, ev)
@@ -132,17 +130,18 @@ class SuspiciousRefund(Detector[SuspiciousRefundParams, SuspiciousRefundState]):
         return state, out
 
     def _expire(self, state: SuspiciousRefundState, ts: int) -> None:
-        # Rebuild rather than delete from the front: a dict whose first entries were deleted
-        # makes next(iter(d)) walk over the holes, O(n) per call until it is resized.
+        # Rebuild in one pass (deleting entries one by one leaves holes a dict walks over).
         oldest = ts - self._window
         cap = self.params.max_remembered
         kept = [(k, v) for k, v in state.sold.items() if v[1] >= oldest]
-        if len(kept) > cap:
-            kept = kept[len(kept) - cap + cap // 8:]  # drop the oldest, an eighth more
+        if len(kept) > cap:  # drop the oldest sales, an eighth more than needed
+            kept.sort(key=lambda kv: kv[1][1])
+            kept = kept[len(kept) - cap + cap // 8:]
         state.sold = dict(kept)
-        # Expire in batches: next when the oldest kept item is a quarter window past due.
+        # Expire in batches: next when the oldest kept sale is a quarter window past due.
         # (Lookups check the sale time, so an item kept a little longer never matches.)
-        state.expire_at = kept[0][1][1] + self._window + self._window // 4 if kept else 0
+        first = min((v[1] for _, v in kept), default=0)
+        state.expire_at = first + self._window + self._window // 4 if kept else 0
 
     def _recent(
         self, state: SuspiciousRefundState, ev: PosEvent, ctx: TerminalState | None
