@@ -38,7 +38,7 @@ from posguard.store.schema import MIGRATIONS, Migration
 __all__ = [
     "ClusterDDLError", "ClusterTable", "LOCAL_SUFFIX", "MIN_RETENTION_DAYS",
     "MAX_RETENTION_DAYS", "cluster_migrations", "cluster_bootstrap", "retention_statements",
-    "plain_retention_statements", "init_cluster", "migrate_cluster", "apply_retention",
+    "plain_retention_statements", "init_cluster", "check_cluster_name", "migrate_cluster", "apply_retention",
     "tables_of",
 ]
 
@@ -100,6 +100,15 @@ def _check_name(kind: str, value: str) -> str:
     if not _NAME.match(value):
         raise ClusterDDLError(f"bad {kind} name {value!r}: letters, digits and _ only")
     return value
+
+
+def check_cluster_name(name: str) -> str:
+    """The name, when it is a plain identifier (it is written into DDL, never a parameter).
+
+    Raises:
+        ClusterDDLError: anything but letters, digits and _.
+    """
+    return _check_name("cluster", name)
 
 
 def _check_days(days: int) -> int:
