@@ -59,12 +59,16 @@ def _archive(store) -> list:  # type: ignore[no-untyped-def]
 
 
 def test_examples_6_and_4_archive_run_raises_incidents_the_incident_script_sees(
-        make_host, kafka_bootstrap, topics, store, sink, notes, h) -> None:
+        make_host, kafka_bootstrap, topics, store, sink, tmp_path, notes, h) -> None:
     configs = KafkaDetectorConfig(kafka_bootstrap, topics)
     configs.replace(parse_config((h.scripts / "data" / "pos_detectors.xml").read_bytes()))
     _archive(store)
     host = make_host(now=lambda: NOW)
     watcher = host.add(h.scripts / "ex4_activate_on_pos_incidents.py")
+    for guid in ("T1RuoVF7", "LgDisc01"):  # subscriptions to one detector's incidents
+        (tmp_path / f"only_{guid}.py").write_text(
+            f"activate_on_pos_incidents({guid!r}, lambda i: alert(i.detector + ' ' + i.id))\n")
+        host.add(tmp_path / f"only_{guid}.py")
     assert host.wait_ready(60)
     runner = host.add(h.scripts / "ex6_pos_process_archive.py")
     assert host.wait_ready(60)
@@ -74,6 +78,7 @@ def test_examples_6_and_4_archive_run_raises_incidents_the_incident_script_sees(
     assert notes.of("alert", "ex4_activate_on_pos_incidents") == [
         "Cancel position without the administrator"]
     assert watcher.stats()["errors"] == 0
+    assert notes.wait_for(lambda: len(notes.of("alert", "only_T1RuoVF7")) == 1)
     # Stored by the sink, once, and a second run gives the same incident (same id).
     assert h.wait_for(lambda: len(search_incidents(store, IncidentFilter())) == 1)
     (inc, _), = search_incidents(store, IncidentFilter())
@@ -83,6 +88,9 @@ def test_examples_6_and_4_archive_run_raises_incidents_the_incident_script_sees(
     assert notes.wait_for(lambda: len(notes.of("alert", "ex4_activate_on_pos_incidents")) >= 2)
     assert host.wait_idle(10)
     assert [i.id for i, _ in search_incidents(store, IncidentFilter())] == [inc.id]
+    assert notes.wait_for(lambda: len(notes.of("alert", "only_T1RuoVF7")) == 2)
+    assert notes.of("alert", "only_T1RuoVF7") == [f"T1RuoVF7 {inc.id}"] * 2
+    assert notes.of("alert", "only_LgDisc01") == []
 
 
 def test_example_7_creates_an_incident_or_calls_the_error_callback(

@@ -96,3 +96,33 @@ def test_example_3_alcohol_after_11pm_raises_frauds_only_for_alcohol_positions(
         ("7654321", "ex3_pos_fraud_alcohol", "Alcohol after 11pm")]
     assert sorted(r["event_id"] for r in records) == sorted(f.event_id for f in found)
     assert script.stats()["errors"] == 0
+
+
+def test_a_restarted_script_gets_events_from_now_on_not_those_it_missed(
+        make_host, kafka_bootstrap, topics, tmp_path, notes, h) -> None:
+    path = tmp_path / "ops.py"
+    path.write_text("activate_on_pos_events(lambda ev: message(ev.op_id))\n")
+    pub = EventPublisher(kafka_bootstrap, topics)
+
+    def send(op: str) -> None:
+        pub.publish(ev(len(op), op_id=op, event_id=op))
+        assert pub.flush(10) == 0  # one record per batch (see docs/scripting.md on Tansu)
+
+    send("before-start")
+    first = make_host()
+    first.add(path)
+    assert first.wait_ready(60)
+    send("a1")
+    send("a2")
+    assert notes.wait_for(lambda: len(notes.of("message")) == 2)
+    first.stop()
+    send("missed-1")
+    send("missed-2")
+    second = make_host()
+    script = second.add(path)  # the same consumer group, with committed offsets
+    assert second.wait_ready(60)
+    send("b1")
+    assert notes.wait_for(lambda: len(notes.of("message")) == 3)
+    assert second.wait_idle(10)
+    assert notes.of("message") == ["a1", "a2", "b1"]
+    assert script.feed is not None and script.feed.group.endswith("posguard.script.ops")
