@@ -62,7 +62,11 @@ def _arrow_block(columns: Sequence[str], data: Sequence[Sequence[Any]]) -> Any:
             arrays[name] = pa.array([list(v.items()) for v in vals],
                                     type=pa.map_(pa.string(), pa.string()))
         else:
-            arrays[name] = pa.array(vals)
+            arr = pa.array(vals)
+            if pa.types.is_list(arr.type) and pa.types.is_null(arr.type.value_type):
+                # every list empty: Arrow infers list<null>, which ClickHouse refuses
+                arr = pa.array(vals, type=pa.list_(pa.int64()))
+            arrays[name] = arr
     return pa.table(arrays)
 
 

@@ -121,3 +121,18 @@ def test_insert_dedup_token_and_stored_offsets(any_store) -> None:  # type: igno
 def test_engine_errors_are_translated(any_store) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(QueryError, match="(?i)unknown|doesn't exist|does not exist"):
         any_store.query(f"SELECT nope FROM {any_store.database}.events")
+
+
+def test_default_incident_and_receipt_round_trip(any_store) -> None:  # type: ignore[no-untyped-def]
+    from posguard.model.incidents import Incident
+    from posguard.model.receipts import Receipt
+    from posguard.store.writer import insert_incidents, insert_receipts
+
+    insert_incidents(any_store, [Incident(id="a", detector="d", type_name="t",
+                                          terminal_guid="T", ts_created=1)])
+    insert_receipts(any_store, [Receipt(receipt_id="r", pos_terminal="T", op_id="1", ts_open=1,
+                                        ts_close=2, status="closed")])
+    db = any_store.database
+    assert any_store.query(f"SELECT related_ts, related_events FROM {db}.incidents").rows == \
+        [([], [])]
+    assert any_store.query(f"SELECT payment_types FROM {db}.receipts").rows == [([],)]
