@@ -76,7 +76,7 @@ class KafkaDetectorConfig:
                     break
                 if msg.error() is not None:
                     continue
-                last_offset = msg.offset()
+                last_offset = msg.offset() or 0
                 if msg.value():
                     latest = msg.value()
             if latest is None:

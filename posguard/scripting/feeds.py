@@ -129,7 +129,7 @@ class ScriptFeed:
                     if err.code() != KafkaError._PARTITION_EOF:
                         log.warning("script feed %s: %s", self.group, err)
                     continue
-                self._handle(msg.topic(), msg.value() or b"")
+                self._handle(msg.topic() or "", msg.value() or b"")
         except Exception as e:  # noqa: BLE001 - reported; the host keeps running
             self.error = str(e)
             log.exception("script feed %s stopped", self.group)

@@ -230,8 +230,10 @@ class Script:
             self.call_safely(cb, obj, where="incident callback")
 
     def call_later(self, seconds: float, cb: Callable[[], Any]) -> None:
-        self.host.timers.call_later(
-            seconds, lambda: self.worker.submit(lambda: self.call_safely(cb, where="timeout")))
+        def due() -> None:
+            self.worker.submit(lambda: self.call_safely(cb, where="timeout"))
+
+        self.host.timers.call_later(seconds, due)
 
     def clock_now(self) -> float:
         return float(self.services.clock.now())

@@ -21,7 +21,6 @@ and bytes and the script's "BEER" literal were the same type. Here:
 from __future__ import annotations
 
 import builtins
-import io
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -67,7 +66,7 @@ class Text(str):
         """Already text: return it (Python 2 decoded bytes to unicode here)."""
         return self
 
-    def encode(self, encoding: str = "utf-8", errors: str = "strict") -> Bytes:  # type: ignore[override]
+    def encode(self, encoding: str = "utf-8", errors: str = "strict") -> Bytes:
         """Bytes of the text, as `Bytes` (searchable with str arguments)."""
         return Bytes(str.encode(self, encoding, errors))
 
@@ -124,7 +123,7 @@ class Bytes(bytes):
 
     __slots__ = ()
 
-    def decode(self, encoding: str = "utf-8", errors: str = "strict") -> Text:  # type: ignore[override]
+    def decode(self, encoding: str = "utf-8", errors: str = "strict") -> Text:
         """The text, as `Text`."""
         return Text(bytes.decode(self, encoding, errors))
 
@@ -134,7 +133,7 @@ class Bytes(bytes):
     def __format__(self, spec: str) -> str:
         return format(str(self), spec)
 
-    def __contains__(self, item: Any) -> bool:  # type: ignore[override]
+    def __contains__(self, item: Any) -> bool:
         return bytes.__contains__(self, _b(item))
 
     def __eq__(self, other: object) -> bool:
@@ -145,7 +144,7 @@ class Bytes(bytes):
 
     __hash__ = bytes.__hash__
 
-    def __getitem__(self, key: SupportsIndex | slice) -> Any:  # type: ignore[override]
+    def __getitem__(self, key: SupportsIndex | slice) -> Any:
         res = bytes.__getitem__(self, key)
         return Bytes(res) if isinstance(res, bytes) else res
 
@@ -184,15 +183,17 @@ class ScriptFile:
     Everything else is delegated to the wrapped file.
     """
 
-    def __init__(self, f: io.TextIOWrapper):
-        self._f = f
+    def __init__(self, f: Any):
+        self._f: Any = f  # an io.TextIOWrapper
 
     def write(self, data: Any) -> int:
         """Write text, or bytes-like data as the bytes they are."""
         if isinstance(data, bytes | bytearray | memoryview):
             self._f.flush()
-            return self._f.buffer.write(data)
-        return self._f.write(data)
+            n: int = self._f.buffer.write(bytes(data))
+            return n
+        written: int = self._f.write(data)
+        return written
 
     def writelines(self, lines: Any) -> None:
         for line in lines:

@@ -64,7 +64,8 @@ class ScriptEvent(_Record):
     @property
     def source(self) -> PosEvent:
         """The stored event this object was made from (host use; not in the reference)."""
-        return self._source  # type: ignore[no-any-return]
+        src: PosEvent = object.__getattribute__(self, "_source")
+        return src
 
 
 class ScriptIncident(_Record):
