@@ -119,13 +119,17 @@ class PriceOverride(Detector[PriceOverrideParams, PriceOverrideState]):
         minute = ev.ts_in_receipt // MINUTE
         learnt = state.usual.get(item)  # empty unless learning
         # A learnt price is one int: unit price << 32 | minute it was learnt (see the state).
-        fresh = learnt is not None and 0 <= minute - (learnt & _MINUTES) <= self._horizon
-        if fresh and learnt >> 32 == unit and not self._refs:  # type: ignore[operator]
+        if learnt is None:
+            fresh, learnt_price = False, 0
+        else:
+            fresh = 0 <= minute - (learnt & _MINUTES) <= self._horizon
+            learnt_price = learnt >> 32
+        if fresh and learnt_price == unit and not self._refs:
             return state, NO_INCIDENTS  # the hot path: sold at its usual price
         p = self.params
         usual = self._refs.get(item) if self._refs else None
         if usual is None and fresh:
-            usual = learnt >> 32  # type: ignore[operator]
+            usual = learnt_price
         drop = p.min_drop_percent
         if usual and drop and unit * 100 <= usual * (100 - drop):
             pct = (usual - unit) * 100 // usual
@@ -138,7 +142,7 @@ class PriceOverride(Detector[PriceOverrideParams, PriceOverrideState]):
                     columns={"reason": "below_usual", "usual": str(usual), "price": str(unit)},
                 )
             ]
-        if p.learn and (not fresh or learnt >> 32 != unit):  # type: ignore[operator]
+        if p.learn and (not fresh or learnt_price != unit):
             learned = state.usual
             if learnt is not None:
                 del learned[item]  # re-inserted last: the dict stays in order of learning
