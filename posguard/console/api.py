@@ -46,7 +46,8 @@ class ApiServer:
         import uvicorn
 
         self.config = uvicorn.Config(app, host=host, port=port, log_level="warning",
-                                     lifespan="off", access_log=False)
+                                     lifespan="off", access_log=False,
+                                     timeout_graceful_shutdown=2)
         self.server = uvicorn.Server(self.config)
         self.thread = threading.Thread(target=self.server.run, name="posguard-api", daemon=True)
 

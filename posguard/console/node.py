@@ -147,6 +147,9 @@ class Node:
         if self.want_sink:
             state.metrics["sink"] = lambda: {k: v for k, v in asdict(self.sink.stats).items()
                                              if not isinstance(v, dict)}
+        from posguard.console.web_setup import install_console
+
+        install_console(state)
         self._install_detector_config(state)
         state.extras["zones"] = self.terminal_zones()
         if self.ingest is not None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse
 
 from posguard import __version__
+from posguard.console.auth import Principal, require_role
 
 router = APIRouter(tags=["health"])
 
@@ -37,8 +38,9 @@ def health(request: Request) -> dict[str, Any]:
 
 
 @router.get("/metrics", response_class=PlainTextResponse)
-def metrics(request: Request) -> str:
-    """Prometheus text format of the node's counters."""
+def metrics(request: Request,
+            _: Annotated[Principal, Depends(require_role("viewer"))]) -> str:
+    """Prometheus text format of the node's counters (scrape with the API token as bearer)."""
     lines = []
     for group, values in _metrics(request).items():
         for k, v in values.items():

@@ -142,9 +142,6 @@ def test_review_refuses_bad_values(env: Env) -> None:
     assert incident_history(env.state.backend, "i1") == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "chdb_backend._arrow_block infers list<null> for a column whose values are all empty "
-    "lists (related_ts=[]), and ClickHouse refuses NULL for Array(Int64)"))
 def test_review_of_an_incident_without_related_events(env: Env) -> None:
     from console_testkit import incident
 
