@@ -31,6 +31,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add_setting_flags(worker, *NODE_SETTINGS)
     worker.set_defaults(func=run_worker)
 
+    console = sub.add_parser("console", help="serve the HTTP API and web console alone",
+                             description="Cluster mode: serve the API and operator pages over "
+                             "--clickhouse, with --kafka for detector configuration.")
+    add_setting_flags(console, *NODE_SETTINGS)
+    console.set_defaults(func=run_console)
+
 
 def run_up(args: argparse.Namespace, settings: Settings) -> int:
     from posguard.console.node import Node
@@ -46,3 +52,12 @@ def run_worker(args: argparse.Namespace, settings: Settings) -> int:
         raise SettingsError("posguard worker needs --kafka (or POSGUARD_KAFKA)")
     return Node(settings, agents=not args.no_agents, sink=not args.no_sink, api=False,
                 ingest=False).run()
+
+
+def run_console(args: argparse.Namespace, settings: Settings) -> int:
+    from posguard.console.errors import SettingsError
+    from posguard.console.node import Node
+
+    if not settings.kafka:
+        raise SettingsError("posguard console needs --kafka (or POSGUARD_KAFKA)")
+    return Node(settings, agents=False, sink=False, ingest=False).run()
