@@ -27,7 +27,6 @@ network; a DOCTYPE is refused outright.
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Callable
 
@@ -37,6 +36,7 @@ from posguard.ingest.errors import FieldError
 from posguard.ingest.fields import canonical_field, event_from_fields
 from posguard.ingest.registry import Terminal
 from posguard.ingest.rejects import Rejected, rejected
+from posguard.ingest.xml_flat import flat_event, flat_fields
 from posguard.ingest.xml_splitter import Bad, XmlSplitter
 from posguard.model.events import PosEvent
 
@@ -45,19 +45,6 @@ __all__ = ["document_fields", "parse_document", "DsslDecoder", "Resolver", "IdSo
 Resolver = Callable[[str, str], "Terminal | None"]  # (guid, location) -> terminal
 IdSource = Callable[[], str]
 
-_S = rb"[ \t\r\n]"
-_DECL = (rb"<\?xml" + _S + rb"+version" + _S + rb"*=" + _S + rb"*([\"'])1\.[0-9]+\1"
-         rb"(?:" + _S + rb"+encoding" + _S + rb"*=" + _S + rb"*([\"'])([A-Za-z][A-Za-z0-9._-]*)\2)?"
-         rb"(?:" + _S + rb"+standalone" + _S + rb"*=" + _S + rb"*([\"'])(?:yes|no)\4)?" + _S + rb"*\?>")
-_NAME = rb"[A-Za-z_][A-Za-z0-9_.-]*"
-_FLAT = re.compile(
-    _S + rb"*(?:" + _DECL + rb")?" + _S + rb"*<(transaction|TransactionBlock)>"
-    rb"((?:" + _S + rb"*<(" + _NAME + rb")>[^<&]*</\7" + _S + rb"*>)*)"
-    + _S + rb"*</\5" + _S + rb"*>" + _S + rb"*")
-_PAIR = re.compile(r"<([A-Za-z_][A-Za-z0-9_.-]*)>([^<]*)</")
-_FAST_CODECS = {"utf-8": "utf-8", "utf8": "utf-8", "windows-1251": "cp1251", "cp1251": "cp1251"}
-# Characters XML 1.0 forbids in text: left to lxml so that both paths refuse the same input.
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _local = threading.local()
 
 
@@ -68,29 +55,6 @@ def _parser() -> etree.XMLParser:
             resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
             dtd_validation=False, remove_comments=True, remove_pis=True)
     return p
-
-
-def _fast(doc: bytes) -> dict[str, str] | None:
-    m = _FLAT.fullmatch(doc)
-    if m is None or b"]]>" in doc:
-        return None
-    codec = _FAST_CODECS.get((m.group(3) or b"utf-8").decode().lower())
-    if codec is None:
-        return None
-    try:
-        inner = m.group(6).decode(codec)
-    except UnicodeDecodeError:
-        return None
-    if _NOT_XML.search(inner):
-        return None
-    fields: dict[str, str] = {}
-    for tag, text in _PAIR.findall(inner):
-        name = canonical_field(tag)
-        if name is not None:
-            if "\r" in text:  # XML end-of-line handling, as lxml does
-                text = text.replace("\r\n", "\n").replace("\r", "\n")
-            fields[name] = text
-    return fields
 
 
 def _slow(doc: bytes) -> dict[str, str]:
@@ -132,10 +96,12 @@ def document_fields(doc: bytes) -> dict[str, str]:
         ...                 b"<operation_id>7</operation_id></transaction>")
         {'type': 'POSNG_RECEIPT_OPEN', 'op_id': '7'}
     """
+    fields = flat_fields(doc)  # refuses anything but a root right after the declaration
+    if fields is not None:
+        return fields
     if b"<!DOCTYPE" in doc or b"<!ENTITY" in doc:
         raise FieldError("DOCTYPE and entity declarations are refused", "forbidden")
-    fields = _fast(doc)
-    return _slow(doc) if fields is None else fields
+    return _slow(doc)
 
 
 def parse_document(doc: bytes, resolve: Resolver, ts_received: int, event_id: str,
@@ -149,10 +115,14 @@ def parse_document(doc: bytes, resolve: Resolver, ts_received: int, event_id: st
         event_id: id for the event.
         source: where the bytes came from (for the Rejected).
     """
+    ev = flat_event(doc, resolve, ts_received, event_id)
+    if ev is not None:
+        return ev
     terminal = ""
     try:
         fields = document_fields(doc)
-        t = resolve(fields.get("pos_terminal", "").strip(), fields.get("location", "").strip())
+        guid, location = fields.get("pos_terminal", ""), fields.get("location", "")
+        t = resolve(guid.strip() if guid else "", location.strip() if location else "")
         if t is None:
             return rejected("unknown_terminal", "no registered terminal for terminal "
                             f"{fields.get('pos_terminal', '')!r} location "
@@ -182,12 +152,17 @@ class DsslDecoder:
     def _convert(self, pieces: list[bytes | Bad] | list[Bad],
                  ts: int) -> list[PosEvent | Rejected]:
         out: list[PosEvent | Rejected] = []
+        resolve, ids, source = self.resolve, self.ids, self.source
         for p in pieces:
-            if isinstance(p, Bad):
-                out.append(Rejected(terminal=self.terminal, code=p.code, reason=p.reason,
-                                    raw=p.raw, size=p.size, ts=ts, source=self.source))
+            if type(p) is bytes:
+                event_id = ids()
+                ev = flat_event(p, resolve, ts, event_id)  # the common case, inlined
+                out.append(ev if ev is not None else
+                           parse_document(p, resolve, ts, event_id, source))
             else:
-                out.append(parse_document(p, self.resolve, ts, self.ids(), self.source))
+                assert isinstance(p, Bad)
+                out.append(Rejected(terminal=self.terminal, code=p.code, reason=p.reason,
+                                    raw=p.raw, size=p.size, ts=ts, source=source))
         return out
 
     def feed(self, chunk: bytes, ts_received: int) -> list[PosEvent | Rejected]:
@@ -198,3 +173,6 @@ class DsslDecoder:
         """The stream ended: rejects for whatever is left unfinished."""
         return self._convert(self.splitter.close(), ts_received)
 
+
+
+_fast = flat_fields  # the two paths under their test names (tests/fuzz hold them equal)

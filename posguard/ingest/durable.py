@@ -105,6 +105,7 @@ class DurablePublisher:
         self._retired: list[_Session] = []
         self._need_degrade = ""
         self._topic = {EVENTS: topics.events, DEADLETTER: topics.deadletter}
+        self._keys: dict[str, bytes] = {}  # terminal -> key bytes
         if spool.empty:
             self._mode = DIRECT
             self._live = self._session("live")
@@ -172,23 +173,27 @@ class DurablePublisher:
     # -- publishing ------------------------------------------------------------------------
 
     def _send(self, items: Iterable[tuple[str, bytes, bytes]]) -> int:
-        n = 0
+        n = sent = 0
         with self._lock:
             if self._need_degrade:
                 self._degrade(self._need_degrade)
+            topic = self._topic
+            produce = self._live.producer.produce if self._live is not None else None
             for kind, key, value in items:
                 n += 1
-                if self._mode == DIRECT and self._live is not None:
+                if produce is not None:
                     try:
-                        self._live.producer.produce(self._topic[kind], value, key)
-                        self.stats.sent += 1
+                        produce(topic[kind], value, key)
+                        sent += 1
                         continue
                     except BufferError:
                         self._degrade("the local producer queue is full")
                     except KafkaException as e:
                         self._degrade(f"produce failed: {e}")
+                    produce = None  # spooling from now on (the lock is held: no switch back)
                 self.spool.append(kind, key, value)
                 self.stats.spooled += 1
+            self.stats.sent += sent
         return n
 
     def publish(self, ev: PosEvent) -> None:
@@ -201,7 +206,15 @@ class DurablePublisher:
 
     def publish_many(self, events: Iterable[PosEvent]) -> int:
         """Publish events in order; returns how many."""
-        return self._send((EVENTS, ev.pos_terminal.encode(), encode(ev)) for ev in events)
+        keys = self._keys
+        return self._send((EVENTS, keys.get(ev.pos_terminal) or self._key(ev.pos_terminal),
+                           encode(ev)) for ev in events)
+
+    def _key(self, terminal: str) -> bytes:
+        key = terminal.encode()
+        if len(self._keys) < 100_000:
+            self._keys[terminal] = key
+        return key
 
     def publish_deadletter(self, r: Rejected) -> None:
         """Send a rejected piece to pos.deadletter (spooled like events when needed)."""

@@ -17,7 +17,7 @@ the one place that turns such text into a PosEvent. Field names (after `canonica
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from posguard.ingest.errors import FieldError
 from posguard.ingest.registry import Terminal
@@ -27,7 +27,7 @@ from posguard.model.events import PosEvent
 
 __all__ = ["canonical_field", "event_from_fields", "event_type"]
 
-_SCALED = {"price": 2, "price_per_unit": 2, "discount": 2, "weight": 3, "volume": 3}
+SCALES = {"price": 2, "price_per_unit": 2, "discount": 2, "weight": 3, "volume": 3}
 _WHOLE = ("position", "quantity", "flags")
 _TEXT = ("op_id", "cashier_name", "barcode", "article", "text", "location", "discount_card")
 # Tag spellings seen from senders, normalised (lower case, no '_' or '-') -> field name.
@@ -53,10 +53,56 @@ def event_type(name: str) -> str:
     Raises:
         FieldError: code "unknown_event_type" for a name outside the vocabulary.
     """
+    t = _TYPES.get(name)
+    if t is not None:
+        return t
     t = normalize_event_type(name)
     if not is_known_event_type(t):
         raise FieldError(f"unknown event type {name[:80]!r}", "unknown_event_type")
+    if len(_TYPES) < 1024:
+        _TYPES[name] = t
     return t
+
+
+_TYPES: dict[str, str] = {}  # memo of event_type for names seen
+
+
+def _scaled(name: str, scale: int) -> Callable[[str, str], int | None]:
+    def conv(value: str, sep: str) -> int | None:
+        if not value or value.isspace():
+            return None
+        try:
+            return decimal_to_int(value, scale, sep)
+        except FieldError as e:
+            raise FieldError(f"{name}: {e}") from None
+    return conv
+
+
+def _whole(name: str) -> Callable[[str, str], int | None]:
+    def conv(value: str, sep: str) -> int | None:
+        if value.isdigit() and value.isascii():
+            return int(value)
+        if not value or value.isspace():
+            return None
+        try:
+            return whole_number(value, sep)
+        except FieldError as e:
+            raise FieldError(f"{name}: {e}") from None
+    return conv
+
+
+def _text(value: str, sep: str) -> str:
+    return value.strip()
+
+
+TEXT_KIND, WHOLE_KIND, SCALED_KIND = 0, 1, 2
+FIELD_KIND = {**{n: TEXT_KIND for n in _TEXT}, **{n: WHOLE_KIND for n in _WHOLE},
+         **{n: SCALED_KIND for n in SCALES}}
+_CONVERT: dict[str, Callable[[str, str], object]] = {
+    **{n: _scaled(n, k) for n, k in SCALES.items()},
+    **{n: _whole(n) for n in _WHOLE},
+    **{n: _text for n in _TEXT},
+}
 
 
 def event_from_fields(fields: Mapping[str, str], terminal: Terminal, ts_received: int,
@@ -83,21 +129,19 @@ def event_from_fields(fields: Mapping[str, str], terminal: Terminal, ts_received
         raise FieldError("no event type", "malformed")
     kw: dict[str, object] = {}
     sep = terminal.decimal_separator
+    kinds = FIELD_KIND
     for name, value in fields.items():
-        if name in _SCALED:
-            if value.strip():
-                try:
-                    kw[name] = decimal_to_int(value, _SCALED[name], sep)
-                except FieldError as e:
-                    raise FieldError(f"{name}: {e}") from None
-        elif name in _WHOLE:
-            if value.strip():
-                try:
-                    kw[name] = whole_number(value, sep)
-                except FieldError as e:
-                    raise FieldError(f"{name}: {e}") from None
-        elif name in _TEXT:
+        kind = kinds.get(name)
+        if kind is None:
+            continue
+        if kind == TEXT_KIND:  # inline: most fields are text
             kw[name] = value.strip()
+        elif kind == WHOLE_KIND and value.isdigit() and value.isascii():
+            kw[name] = int(value)
+        else:
+            v = _CONVERT[name](value, sep)
+            if v is not None:
+                kw[name] = v
     date, time = fields.get("date", "").strip(), fields.get("time", "").strip()
     if date and time:
         ts = local_to_micros(date, time, terminal.date_format, terminal.timezone)

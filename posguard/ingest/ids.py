@@ -25,4 +25,4 @@ class EventIds:
         self._n = itertools.count(1)
 
     def __call__(self) -> str:
-        return f"{self.prefix}{next(self._n):x}"
+        return self.prefix + format(next(self._n), "x")

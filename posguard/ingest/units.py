@@ -66,6 +66,13 @@ def decimal_to_int(text: str, scale: int, separator: str = "auto") -> int:
         >>> decimal_to_int("51.99", 2), decimal_to_int("1,234", 3), decimal_to_int("185.4", 2)
         (5199, 1234, 18540)
     """
+    if separator != ",":
+        whole, dot, frac = text.partition(".")
+        if whole.isdigit() and whole.isascii() and len(whole) < 19 and (
+                not dot or (frac.isdigit() and frac.isascii() and len(frac) <= scale)):
+            # the common case: plain digits with a point and few decimals
+            return int(whole) * 10**scale + (int(frac) * 10 ** (scale - len(frac))
+                                             if frac else 0)
     s = text.strip().translate(_GROUP_SPACES)
     if len(s) > 40:
         raise FieldError(f"number {text[:40]!r}... is too long")
@@ -115,6 +122,20 @@ def _minute(tz: str, y: int, mo: int, d: int, h: int, mi: int) -> int:
     return int(datetime(y, mo, d, h, mi, tzinfo=zone(tz)).timestamp()) * 1_000_000
 
 
+@lru_cache(maxsize=65536)
+def _minute_text(date_text: str, hhmm: str, date_format: str, tz: str) -> int:
+    if len(hhmm) != 5 or hhmm[2] != ":" or not (hhmm[:2].isdigit() and hhmm[3:].isdigit()):
+        raise FieldError(f"time {hhmm!r}... is not HH:MM[:SS[.ffffff]]")
+    h, mi = int(hhmm[:2]), int(hhmm[3:])
+    if h > 23 or mi > 59:
+        raise FieldError(f"time {hhmm!r}... is out of range")
+    y, mo, d = _date(date_text, date_format)
+    try:
+        return _minute(tz, y, mo, d, h, mi)
+    except (ValueError, OverflowError) as e:
+        raise FieldError(f"date/time {date_text} {hhmm}: {e}") from None
+
+
 def local_to_micros(date_text: str, time_text: str, date_format: str, tz: str) -> int:
     """Local date + time text of a terminal -> UTC microseconds since the epoch.
 
@@ -132,14 +153,19 @@ def local_to_micros(date_text: str, time_text: str, date_format: str, tz: str) -
         >>> local_to_micros("11/01/2017", "16:40:15", "%d/%m/%Y", "Europe/Moscow")
         1484142015000000
     """
+    if len(time_text) == 8 and time_text[5] == ":" and time_text[6:].isdigit() \
+            and time_text.isascii() and time_text[6] < "6":
+        # "HH:MM:SS": one cached look-up per local minute
+        return _minute_text(date_text, time_text[:5], date_format, tz) \
+            + int(time_text[6:]) * 1_000_000
     m = _TIME.fullmatch(time_text)
     if m is None:
         raise FieldError(f"time {time_text!r} is not HH:MM[:SS[.ffffff]]")
     h, mi = int(m.group(1)), int(m.group(2))
     sec = int(m.group(3) or 0)
+    frac = int((m.group(4) or "").ljust(6, "0"))
     if h > 23 or mi > 59 or sec > 60:
         raise FieldError(f"time {time_text!r} is out of range")
-    frac = int((m.group(4) or "").ljust(6, "0"))
     y, mo, d = _date(date_text, date_format)
     try:
         base = _minute(tz, y, mo, d, h, mi)

@@ -28,6 +28,11 @@ ROOTS = (b"transaction", b"TransactionBlock")
 _TOKEN = re.compile(rb"<\?xml(?=[ \t\r\n?])|<(/?)(transaction|TransactionBlock)(?=[ \t\r\n>/])")
 _LOOKBACK = 24  # longest token plus its look-ahead byte: a token cut at a chunk's end
 _BLANK = b" \t\r\n\xef\xbb\xbf"  # whitespace and a UTF-8 byte-order mark
+_WS = b" \t\r\n"
+_CLOSE = {r: b"</" + r for r in ROOTS}
+_GARBAGE = "bytes that start no document"
+_START = re.compile(rb"<(?:\?xml(?=[ \t\r\n?])|(transaction|TransactionBlock)(?=[ \t\r\n>/]))")
+_ROOT_AFTER = re.compile(rb"[ \t\r\n]*<(transaction|TransactionBlock)(?=[ \t\r\n>/])")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,113 +63,131 @@ class XmlSplitter:
 
     def __init__(self, max_document_bytes: int = 256 * 1024):
         self.max = max_document_bytes
-        self._buf = bytearray()
-        self._pos = 0  # start of what is not consumed yet
-        self._scan = 0  # where the next token search starts
-        self._doc = -1  # start of the open document, -1 when between documents
+        self._buf = b""  # bytes not consumed yet
+        self._scan = 0  # where the next token search starts (in _buf)
+        self._doc = -1  # start of the open document in _buf, -1 between documents
         self._root: bytes | None = None
         self._skipping = False  # dropping the rest of an oversized piece
-        self._reset()
 
     @property
     def pending(self) -> int:
         """Bytes held for a document not finished yet."""
-        return len(self._buf) - self._pos
+        return len(self._buf)
 
     def feed(self, chunk: bytes | bytearray | memoryview) -> list[bytes | Bad]:
         """Add bytes; return the documents and bad pieces they complete, in stream order."""
-        buf = self._buf
-        buf += chunk
+        # Locals, not attributes, in the loop: this runs once per document at full rate.
+        buf = self._buf + bytes(chunk) if self._buf else bytes(chunk)
+        pos, scan, doc, root, skipping = 0, self._scan, self._doc, self._root, self._skipping
+        limit = self.max
         out: list[bytes | Bad] = []
-        search = _TOKEN.search
+        search, find = _TOKEN.search, buf.find
+        n = len(buf)
         while True:
-            m = search(buf, self._scan)
-            if self._doc < 0:
+            if root is not None and doc >= 0:
+                # Fast path: the root's end tag found with plain searches and no start marker
+                # before it: the document is complete. Anything else takes the regex path.
+                close = _CLOSE[root]
+                e = find(close, scan)
+                if e >= 0 and find(b"<?xml", scan, e) < 0 and find(b"<transaction", scan, e) < 0 \
+                        and find(b"<TransactionBlock", scan, e) < 0:
+                    c = e + len(close)
+                    gt = find(b">", c, c + 64)
+                    if gt >= 0 and not buf[c:gt].strip(_WS):
+                        end = gt + 1
+                        if end - doc > limit:
+                            out.append(_bad("oversized", f"document longer than {limit} bytes",
+                                            buf[doc:end]))
+                        else:
+                            out.append(buf[doc:end])
+                        doc, root, pos, scan, skipping = -1, None, end, end, False
+                        continue
+            if doc < 0 and not skipping:
+                # Fast path between documents: the next '<' starts a declaration or a root.
+                lt = find(b"<", scan)
+                if lt >= 0 and lt + 18 <= n and not buf[pos:lt].strip(_BLANK):
+                    r = _START.match(buf, lt)
+                    if r is not None:
+                        doc = pos = lt
+                        root = r.group(1)
+                        if root is None:  # a declaration: its root usually follows at once
+                            q = find(b"?>", lt, lt + 200)
+                            rr = _ROOT_AFTER.match(buf, q + 2) if q >= 0 else None
+                            if rr is not None:
+                                root, scan = rr.group(1), rr.end()
+                            else:
+                                scan = r.end()
+                        else:
+                            scan = r.end()
+                        continue
+            m = search(buf, scan)
+            if doc < 0:
                 if m is None:
-                    self._scan = max(self._pos, len(buf) - _LOOKBACK)
-                    if len(buf) - self._pos > self.max:
-                        self._drop_garbage(out, self._scan)
+                    scan = max(pos, n - _LOOKBACK)
+                    if n - pos > limit:  # a long run of garbage: report it once
+                        if not skipping and buf[pos:scan].strip(_BLANK):
+                            out.append(_bad("garbage", _GARBAGE, buf[pos:scan]))
+                            skipping = True
+                        pos = scan
                     break
                 if m.group(1):  # a closing root tag between documents: not a start
-                    self._scan = m.end()
+                    scan = m.end()
                     continue
-                self._drop_garbage(out, m.start())
-                self._skipping = False
-                self._open(m)
+                start = m.start()
+                if start > pos and not skipping and buf[pos:start].strip(_BLANK):
+                    out.append(_bad("garbage", _GARBAGE, buf[pos:start]))
+                skipping = False
+                doc = pos = start
+                root, scan = m.group(2), m.end()
                 continue
             if m is None:
-                self._scan = max(self._scan, len(buf) - _LOOKBACK)
-                if len(buf) - self._doc > self.max:
-                    self._oversized(out, self._scan)
+                scan = max(scan, n - _LOOKBACK)
+                if n - doc > limit:
+                    out.append(_bad("oversized", f"document longer than {limit} bytes",
+                                    buf[doc:scan]))
+                    doc, root, pos, skipping = -1, None, scan, True
                 break
             if m.group(1):  # closing tag of a root
-                if self._root is not None and m.group(2) != self._root:
-                    self._scan = m.end()
+                if root is not None and m.group(2) != root:
+                    scan = m.end()
                     continue
-                end = buf.find(b">", m.end())
-                if end < 0:
-                    self._scan = m.start()
-                    if len(buf) - self._doc > self.max:
-                        self._oversized(out, self._scan)
+                gt = find(b">", m.end())
+                if gt < 0:
+                    scan = m.start()
+                    if n - doc > limit:
+                        out.append(_bad("oversized", f"document longer than {limit} bytes",
+                                        buf[doc:scan]))
+                        doc, root, pos, skipping = -1, None, scan, True
                     break
-                end += 1
-                if end - self._doc > self.max:
-                    self._oversized(out, end)
-                    self._skipping = False
+                end = gt + 1
+                if end - doc > limit:
+                    out.append(_bad("oversized", f"document longer than {limit} bytes",
+                                    buf[doc:end]))
                 else:
-                    out.append(bytes(buf[self._doc:end]))
-                self._doc, self._root, self._pos, self._scan = -1, None, end, end
+                    out.append(buf[doc:end])
+                doc, root, pos, scan, skipping = -1, None, end, end, False
                 continue
-            if m.group(2) is not None and self._root is None:  # the root after a declaration
-                self._root = m.group(2)
-                self._scan = m.end()
+            if m.group(2) is not None and root is None:  # the root after a declaration
+                root, scan = m.group(2), m.end()
                 continue
             # a new document starts inside the open one: the open one was cut off
             out.append(_bad("truncated", "document cut off by the start of the next one",
-                            buf[self._doc:m.start()]))
-            self._open(m)
-        if self._pos:
-            cut = self._pos
-            del buf[:cut]
-            self._pos = 0
-            self._scan -= cut
-            if self._doc >= 0:
-                self._doc -= cut
+                            buf[doc:m.start()]))
+            doc = pos = m.start()
+            root, scan = m.group(2), m.end()
+        self._buf = buf[pos:]
+        self._scan = scan - pos
+        self._doc = doc - pos if doc >= 0 else -1
+        self._root, self._skipping = root, skipping
         return out
 
     def close(self) -> list[Bad]:
         """The end of the stream: report what is left unfinished, and start afresh."""
-        rest = self._buf[self._pos:]
+        rest = self._buf
         out: list[Bad] = []
         if self._doc >= 0:
-            out.append(_bad("truncated", "stream ended inside a document",
-                            self._buf[self._doc:]))
+            out.append(_bad("truncated", "stream ended inside a document", rest[self._doc:]))
         elif rest.strip(_BLANK) and not self._skipping:
-            out.append(_bad("garbage", "bytes that start no document", rest))
-        self._reset()
+            out.append(_bad("garbage", _GARBAGE, rest))
+        self._buf, self._scan, self._doc, self._root, self._skipping = b"", 0, -1, None, False
         return out
-
-    def _reset(self) -> None:
-        self._buf = bytearray()
-        self._pos = self._scan = 0
-        self._doc = -1
-        self._root = None
-        self._skipping = False
-
-    def _open(self, m: re.Match[bytes]) -> None:
-        self._doc = self._pos = m.start()
-        self._root = m.group(2)
-        self._scan = m.end()
-
-    def _drop_garbage(self, out: list[bytes | Bad], upto: int) -> None:
-        piece = self._buf[self._pos:upto]
-        if piece.strip(_BLANK) and not self._skipping:
-            out.append(_bad("garbage", "bytes that start no document", piece))
-            self._skipping = upto - self._pos > self.max
-        self._pos = upto
-
-    def _oversized(self, out: list[bytes | Bad], upto: int) -> None:
-        out.append(_bad("oversized", f"document longer than {self.max} bytes",
-                        self._buf[self._doc:upto]))
-        self._doc, self._root, self._pos, self._scan = -1, None, upto, upto
-        self._skipping = True

@@ -282,3 +282,47 @@ def test_spool_opens_any_file(tmp_path_factory: pytest.TempPathFactory, data: by
     s.sync()
     assert s.read(s.cursor)[-1][1].value == b"v"
     s.close()
+
+
+COMMA = Terminal(guid="T2", port=5001, decimal_separator=",", date_format="%Y-%m-%d")
+NUMBER = st.one_of(st.from_regex(r"\A-?[0-9]{1,6}([.,][0-9]{0,4})?\Z"), st.sampled_from(
+    ["", " 5 ", "1 234,5", "007", "1.2.3", "٣"]))
+FIELD_VALUES = {
+    "event_type": st.sampled_from(["POSNG_POSITION_ADD", "POS_RECEIPT_CLOSE", "receipt_open",
+                                   "POSNG_NOPE", " POSNG_RECEIPT_OPEN "]),
+    "operation_id": st.text(max_size=8), "cashier": st.text(max_size=8),
+    "text": st.text(max_size=12), "location": st.sampled_from(["", "cas_1", " cas_2 "]),
+    "price": NUMBER, "price_per_unit": NUMBER, "weight": NUMBER, "volume": NUMBER,
+    "quantity": NUMBER, "position": NUMBER, "flags": NUMBER,
+    "date": st.sampled_from(["11/01/2017", "2017-01-11", "31/02/2017", ""]),
+    "time": st.sampled_from(["16:40:15", "16:40", "25:00:00", "16:40:15.5", ""]),
+    "pos_terminal": st.sampled_from(["", "T1"]), "extra": st.text(max_size=5),
+}
+
+
+@st.composite
+def event_docs(draw: st.DrawFn) -> bytes:
+    names = draw(st.lists(st.sampled_from(sorted(FIELD_VALUES)), max_size=10))
+    names = ["event_type", *names] if draw(st.integers(0, 9)) else names
+    enc = draw(st.sampled_from(["utf-8", "windows-1251"]))
+    nl = draw(st.sampled_from(["", "\n", "\r\n"]))
+    body = nl.join(f"<{n}>{draw(FIELD_VALUES[n])}</{n}>" for n in names)
+    text = f'<?xml version="1.0" encoding="{enc}"?>{nl}<transaction>{nl}{body}{nl}</transaction>'
+    return text.encode("cp1251" if enc != "utf-8" else "utf-8", "replace")
+
+
+@settings(max_examples=400, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(event_docs(), st.sampled_from([T, COMMA]))
+def test_flat_event_agrees_with_the_general_path(doc: bytes, t: Terminal) -> None:
+    from posguard.ingest.dssl_xml import document_fields
+    from posguard.ingest.fields import event_from_fields
+    from posguard.ingest.xml_flat import flat_event
+
+    ev = flat_event(doc, lambda g, loc: t, 1, "e")
+    try:
+        general: PosEvent | None = event_from_fields(document_fields(doc), t, 1, "e")
+    except FieldError:
+        general = None
+    if ev is not None:
+        assert ev == general
