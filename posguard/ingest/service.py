@@ -78,6 +78,11 @@ class IngestService:
         self.definitions = load_definitions(self.config.printer_definitions, base)
         self.directory = TerminalDirectory(initial, self.config, self.definitions, self.ids,
                                            None if self._fixed_registry else config_path)
+        for t in initial:
+            if t.protocol == "text" and t.transaction_definition not in self.definitions:
+                log.error("terminal %s: printer definition %r is not among [ingest] "
+                          "printer_definitions; its data will be rejected", t.guid,
+                          t.transaction_definition)
         self.publisher: DurablePublisher | None = None
         self.intake: Intake | None = None
         self.shell: Shell | None = None
