@@ -12,7 +12,7 @@ __all__ = ["stacked_bars", "horizontal_bars", "line_chart", "PALETTE"]
 PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1",
            "#ff9da7", "#9c755f", "#bab0ac")
 W, H = 760, 380
-LEFT, RIGHT, TOP, BOTTOM = 64, 170, 40, 70
+LEFT, RIGHT, TOP, BOTTOM = 110, 170, 40, 90
 
 
 def _nice_max(v: float) -> float:
@@ -31,6 +31,8 @@ def _fmt(v: float) -> str:
         return f"{v / 1e6:.3g}M"
     if abs(v) >= 1e4:
         return f"{v / 1e3:.3g}k"
+    if abs(v) >= 100:
+        return f"{v:.0f}"
     return f"{v:.3g}"
 
 
@@ -82,7 +84,7 @@ def _x_labels(labels: Sequence[str], xs: Sequence[float]) -> list[str]:
     for k in range(0, len(labels), step):
         x, y = xs[k], H - BOTTOM + 12
         out.append(f'<text x="{x:.1f}" y="{y}" text-anchor="end" '
-                   f'transform="rotate(-35 {x:.1f} {y})">{escape(labels[k][:24])}</text>')
+                   f'transform="rotate(-35 {x:.1f} {y})">{escape(labels[k][:20])}</text>')
     return out
 
 

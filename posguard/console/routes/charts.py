@@ -60,7 +60,7 @@ def render(backend: Backend, name: str, t0: int, t1: int, store: str) -> str:
         d1 = datetime.fromtimestamp((t1 - 1) / 1e6, UTC).date().isoformat()
         top = chart_data.top_void_cashiers(backend, d0, d1, store)
         return svg.horizontal_bars(title, [f"{c} ({s})" for c, s, *_ in top],
-                                   [r[2] * 100 for r in top], unit="% of lines voided",
+                                   [r[2] * 100 for r in top], unit="of lines voided",
                                    value_format="{:.2f} %")
     if name == "receipts_per_hour":
         per = chart_data.receipts_per_hour(backend, t0, t1, store)
