@@ -8,7 +8,7 @@ replayed; scripts use search_pos_events for the past). Later rebalances within t
 resume from the group's committed offsets, so a script host restarted elsewhere in cluster
 mode continues where the group left off. Offsets are committed automatically.
 
-Decoded values are handed to `deliver(topic, value)`, which must not block (the script's
+Decoded values are handed to `deliver(batch)`, which must not block (the script's
 worker queue drops its oldest item when full).
 """
 
@@ -28,6 +28,8 @@ __all__ = ["ScriptFeed"]
 
 log = logging.getLogger(__name__)
 
+_BATCH = 500  # messages per consume() call: fewer Python round trips per event
+
 
 class ScriptFeed:
     """The consumer thread of one script.
@@ -36,12 +38,13 @@ class ScriptFeed:
         bootstrap: Kafka bootstrap servers.
         group: consumer group id (`posguard.script.<name>`).
         events_topic, incidents_topic: the topic names.
-        deliver: called with ("event", PosEvent) or ("incident", Incident); must not block.
+        deliver: called with a list of ("event", PosEvent) / ("incident", Incident) in
+            partition order; must not block.
         config: extra consumer settings (session timeout, security, ...).
     """
 
     def __init__(self, bootstrap: str, group: str, events_topic: str, incidents_topic: str,
-                 deliver: Callable[[str, Any], None], config: Mapping[str, Any] | None = None):
+                 deliver: Callable[[list[tuple[str, Any]]], None], config: Mapping[str, Any] | None = None):
         self.group = group
         self.decode_errors = 0
         self._events_topic = events_topic
@@ -121,28 +124,32 @@ class ScriptFeed:
                 if wanted != self._subscribed:
                     self._subscribed = wanted
                     consumer.subscribe(sorted(wanted), on_assign=self._on_assign)
-                msg = consumer.poll(0.2)
-                if msg is None:
-                    continue
-                err = msg.error()
-                if err is not None:
-                    if err.code() != KafkaError._PARTITION_EOF:
-                        log.warning("script feed %s: %s", self.group, err)
-                    continue
-                self._handle(msg.topic() or "", msg.value() or b"")
+                batch = []
+                for msg in consumer.consume(_BATCH, 0.2):
+                    err = msg.error()
+                    if err is not None:
+                        if err.code() != KafkaError._PARTITION_EOF:
+                            log.warning("script feed %s: %s", self.group, err)
+                        continue
+                    item = self._decode(msg.topic() or "", msg.value() or b"")
+                    if item is not None:
+                        batch.append(item)
+                if batch:
+                    self._deliver(batch)
         except Exception as e:  # noqa: BLE001 - reported; the host keeps running
             self.error = str(e)
             log.exception("script feed %s stopped", self.group)
         finally:
             consumer.close()
 
-    def _handle(self, topic: str, value: bytes) -> None:
+    def _decode(self, topic: str, value: bytes) -> tuple[str, Any] | None:
         try:
             if topic == self._events_topic:
-                self._deliver("event", decode_event(value))
-            elif topic == self._incidents_topic:
-                self._deliver("incident", decode_incident(value))
+                return ("event", decode_event(value))
+            if topic == self._incidents_topic:
+                return ("incident", decode_incident(value))
         except DecodeError as e:
             self.decode_errors += 1
             log.warning("script feed %s: skipped a bad message on %s: %s", self.group, topic, e)
+        return None
 

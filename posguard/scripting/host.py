@@ -207,12 +207,14 @@ class Script:
         self.incident_callbacks.append((guid, cb))
         self._feed().want("incidents")
 
-    def _deliver(self, kind: str, value: Any) -> None:
+    def _deliver(self, batch: list[tuple[str, Any]]) -> None:
         # On the feed's consumer thread: queue only (never blocks).
+        self.worker.submit_feed_many(self._task(kind, value) for kind, value in batch)
+
+    def _task(self, kind: str, value: Any) -> Callable[[], None]:
         if kind == "event":
-            self.worker.submit_feed(lambda: self._dispatch_event(value))
-        else:
-            self.worker.submit_feed(lambda: self._dispatch_incident(value))
+            return lambda: self._dispatch_event(value)
+        return lambda: self._dispatch_incident(value)
 
     def _dispatch_event(self, ev: PosEvent) -> None:
         self.events_received += 1
@@ -252,10 +254,13 @@ class Script:
     def _report_exception(self, e: BaseException, where: str) -> None:
         self.error_count += 1
         self.report(f"script {self.name}: error in {where}: {type(e).__name__}: {e}",
-                    _script_traceback(e))
+                    lambda: _script_traceback(e))
 
-    def report(self, summary: str, detail: str = "") -> None:
-        """Report a problem of this script: log (with detail) and console, rate-limited."""
+    def report(self, summary: str, detail: str | Callable[[], str] = "") -> None:
+        """Report a problem of this script: log (with detail) and console, rate-limited.
+
+        `detail` may be a function, called only when the report is not suppressed (a
+        traceback is costly to format for a script failing on every event)."""
         now = _time.monotonic()
         if now - self._err_window_start >= _ERROR_WINDOW:
             if self._err_suppressed:
@@ -266,7 +271,7 @@ class Script:
             self._err_suppressed += 1
             return
         self._err_in_window += 1
-        self._emit(summary, detail)
+        self._emit(summary, detail() if callable(detail) else detail)
 
     def _emit(self, summary: str, detail: str) -> None:
         self.errors = [*self.errors[-19:], f"{summary}\n{detail}" if detail else summary]

@@ -41,8 +41,18 @@ def _script_value(v: Any) -> Any:
 
 
 class _Record:
-    __slots__: tuple[str, ...] = ()
+    """A read-only view of a model struct: each documented field is a property that reads
+    the struct when used (nothing is copied per event; a script reading two fields of an
+    event pays for two)."""
+
+    __slots__ = ("_source",)
     _fields: tuple[str, ...] = ()
+
+    def __init__(self, source: Any):
+        object.__setattr__(self, "_source", source)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__} fields are read-only")
 
     def __repr__(self) -> str:
         body = ", ".join(f"{f}={getattr(self, f)!r}" for f in self._fields)
@@ -55,10 +65,17 @@ class _Record:
     __hash__ = None  # type: ignore[assignment]
 
 
+def _field(name: str) -> property:
+    def get(self: _Record) -> Any:
+        return _script_value(getattr(object.__getattribute__(self, "_source"), name))
+
+    return property(get, doc=f"`{name}` of the reference's table")
+
+
 class ScriptEvent(_Record):
     """An ActivePOS event as scripts see it (Table 11)."""
 
-    __slots__ = (*EVENT_FIELDS, "_source")
+    __slots__ = ()
     _fields = EVENT_FIELDS
 
     @property
@@ -71,26 +88,24 @@ class ScriptEvent(_Record):
 class ScriptIncident(_Record):
     """An ActivePOS incident as scripts see it (Table 13)."""
 
-    __slots__ = (*INCIDENT_FIELDS, "_source")
+    __slots__ = ()
     _fields = INCIDENT_FIELDS
+
+
+for _name in EVENT_FIELDS:
+    setattr(ScriptEvent, _name, _field(_name))
+for _name in INCIDENT_FIELDS:
+    setattr(ScriptIncident, _name, _field(_name))
 
 
 def event_for_script(ev: PosEvent) -> ScriptEvent:
     """The script's view of an event."""
-    obj = ScriptEvent()
-    for f in EVENT_FIELDS:
-        object.__setattr__(obj, f, _script_value(getattr(ev, f)))
-    object.__setattr__(obj, "_source", ev)
-    return obj
+    return ScriptEvent(ev)
 
 
 def incident_for_script(inc: Incident) -> ScriptIncident:
     """The script's view of an incident."""
-    obj = ScriptIncident()
-    for f in INCIDENT_FIELDS:
-        object.__setattr__(obj, f, _script_value(getattr(inc, f)))
-    object.__setattr__(obj, "_source", inc)
-    return obj
+    return ScriptIncident(inc)
 
 
 class ReportResult:

@@ -19,7 +19,7 @@ import collections
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,19 +87,24 @@ class ScriptWorker:
 
     def submit_feed(self, task: Task) -> None:
         """Queue an event/incident callback; never blocks (drops the oldest when full)."""
+        self.submit_feed_many((task,))
+
+    def submit_feed_many(self, tasks: Iterable[Task]) -> None:
+        """Queue several feed tasks under one lock; never blocks (drops the oldest)."""
         report = 0
         with self._cond:
             if self._closing:
                 return
-            if len(self._feed) >= self._size:
-                self._feed.popleft()
-                self.stats.dropped += 1
-                now = time.monotonic()
-                if now - self._last_report >= self._report_every:
-                    self._last_report = now
-                    report = self.stats.dropped
-            self._feed.append(task)
-            self.stats.queued += 1
+            for task in tasks:
+                if len(self._feed) >= self._size:
+                    self._feed.popleft()
+                    self.stats.dropped += 1
+                    now = time.monotonic()
+                    if now - self._last_report >= self._report_every:
+                        self._last_report = now
+                        report = self.stats.dropped
+                self._feed.append(task)
+                self.stats.queued += 1
             self._cond.notify()
         if report:
             try:

@@ -170,3 +170,11 @@ def test_event_and_incident_objects_have_exactly_the_documented_fields() -> None
     assert (iobj.related_ts, iobj.custom_columns, iobj.status, iobj.expert_estimate) == (
         [1, 2], {"k": "v"}, 1, 500)
     assert iobj.type_name.decode("utf-8").upper().encode("utf-8").find("DEL") == 0
+
+
+def test_event_objects_are_read_only_views() -> None:
+    obj = event_for_script(PosEvent(type="POS_POSITION_ADD", pos_terminal="T1", ts_in_receipt=1,
+                                    ts_received=2, text="Milk"))
+    with pytest.raises(AttributeError):
+        obj.text = "Beer"  # type: ignore[misc]
+    assert obj == event_for_script(obj.source) and "text=" in repr(obj)
