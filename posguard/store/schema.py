@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from posguard.store.views import VIEW_STATEMENTS
+from posguard.store.views import RANGE_VIEW_STATEMENTS, VIEW_STATEMENTS
 
 __all__ = ["Migration", "MIGRATIONS", "EVENT_COLUMNS", "RECEIPT_COLUMNS", "INCIDENT_COLUMNS"]
 
@@ -170,4 +170,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     # Analyst views (posguard/store/views.py, docs/schema.md) and the terminal timezones
     # they read local time from.
     Migration(2, "analyst views", VIEW_STATEMENTS),
+    Migration(3, "receipt view over a time range", RANGE_VIEW_STATEMENTS),
 )

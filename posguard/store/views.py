@@ -21,9 +21,10 @@ from collections.abc import Mapping
 
 from posguard.store.backends.base import Backend
 
-__all__ = ["VIEW_STATEMENTS", "VIEW_NAMES", "set_terminal_timezones", "terminal_timezones"]
+__all__ = ["VIEW_STATEMENTS", "RANGE_VIEW_STATEMENTS", "VIEW_NAMES", "set_terminal_timezones", "terminal_timezones"]
 
-VIEW_NAMES = ("receipt_summary", "incidents_current", "cashier_day", "terminal_hour")
+VIEW_NAMES = ("receipt_summary", "receipt_summary_between", "incidents_current", "cashier_day",
+              "terminal_hour")
 
 _START = "('POS_RECEIPT_OPEN', 'POS_RECEIPT_RETURN', 'POS_RECEIPT_EXCHANGE', 'POS_RECEIPT_PAYOUT')"
 _END = ("('POS_RECEIPT_CLOSE', 'POS_RECEIPT_SELL_CLOSE', 'POS_RECEIPT_RETURN_CLOSE', "
@@ -57,7 +58,7 @@ ORDER BY pos_terminal"""
 # mirrors model.receipts.assemble: an add sets a position's price, a delete removes it, a
 # quantity/price change updates a live position; total is the closing event's price when it
 # carries one, else the sum of live lines; a cancelled receipt totals 0.
-RECEIPT_SUMMARY = f"""CREATE VIEW IF NOT EXISTS {{db}}.receipt_summary AS
+_RECEIPT_SUMMARY = f"""CREATE VIEW IF NOT EXISTS {{db}}.@NAME@ AS
 WITH {_ZONES} AS _zones
 SELECT
     pos_terminal, op_id, store, pos_terminal_name, cashier_name, kind, status,
@@ -115,9 +116,15 @@ FROM (
         groupArrayIf(text, type = 'POS_FRAUD') AS fraud_texts,
         count() AS events
     FROM {{db}}.events FINAL
-    WHERE op_id != ''
+    WHERE op_id != ''@RANGE@
     GROUP BY pos_terminal, op_id
 )"""
+RECEIPT_SUMMARY = _RECEIPT_SUMMARY.replace("@NAME@", "receipt_summary").replace("@RANGE@", "")
+# The same over the events that arrived in [t0, t1) (µs): a parameterized view, used as
+# `receipt_summary_between(t0=..., t1=...)`. The range is on ts_received, the events table's
+# sort key, so only those granules are read; receipts straddling a bound come out partial.
+RECEIPT_SUMMARY_BETWEEN = _RECEIPT_SUMMARY.replace("@NAME@", "receipt_summary_between").replace(
+    "@RANGE@", "\n      AND ts_received >= {t0:Int64} AND ts_received < {t1:Int64}")
 
 INCIDENTS_CURRENT = """CREATE VIEW IF NOT EXISTS {db}.incidents_current AS
 SELECT
@@ -203,6 +210,7 @@ GROUP BY pos_terminal, intDiv(ts_received, 3600000000) AS hour_bucket"""
 VIEW_STATEMENTS: tuple[str, ...] = (
     TERMINAL_TIMEZONES, RECEIPT_SUMMARY, INCIDENTS_CURRENT, CASHIER_DAY, TERMINAL_HOUR,
 )
+RANGE_VIEW_STATEMENTS: tuple[str, ...] = (RECEIPT_SUMMARY_BETWEEN,)
 
 
 def set_terminal_timezones(backend: Backend, zones: Mapping[str, str],

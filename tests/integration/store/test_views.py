@@ -230,6 +230,21 @@ def test_views_agree_with_python_before_and_after_a_replay(store: Any) -> None:
     check_all(store, sim, events, zones)  # ... and the views still count each event once
 
 
+def test_receipt_summary_between_reads_only_the_range(store: Any) -> None:
+    sim, events = dataset()
+    insert_events(store, events)
+    t0, t1 = T0 + 600_000_000, T0 + 1_800_000_000
+    inside = [e for e in events if t0 <= e.ts_received < t1]
+    rows = store.query(
+        "SELECT pos_terminal, op_id, total, positions, deletes, status, events "
+        f"FROM {store.database}.receipt_summary_between(t0={t0}, t1={t1})").rows
+    want = expected_receipts(inside, {})
+    assert {(r[0], r[1]): r[2:] for r in rows} == {
+        k: (v["total"], v["positions"], v["deletes"], v["status"], v["events"])
+        for k, v in want.items()}
+    assert 0 < len(rows) < len(view_receipts(store))
+
+
 def test_receipt_summary_agrees_with_receipt_assembly(store: Any) -> None:
     """For receipts that closed, the view and model.receipts.assemble (which fills the
     `receipts` table) give the same figures."""
