@@ -18,7 +18,16 @@ from posguard.scripting.host import Script, ScriptHost
 from posguard.scripting.services import ScriptServices
 
 __all__ = ["ScriptHost", "Script", "ScriptServices", "start_script_host", "ScriptingError",
-           "ScriptApiError", "ScriptLoadError"]
+           "ScriptApiError", "ScriptLoadError", "node_config_file"]
+
+
+def node_config_file(settings: Any) -> Path | None:
+    """The node's TOML file (terminal registry): --config, or DATA/posguard.toml."""
+    cfg = getattr(settings, "config", None)
+    if cfg:
+        return Path(cfg)
+    data = getattr(settings, "data", None)
+    return Path(data) / "posguard.toml" if data else None
 
 
 def start_script_host(settings: Any, backend: Any, bootstrap: str, topics: Any,
@@ -37,15 +46,17 @@ def start_script_host(settings: Any, backend: Any, bootstrap: str, topics: Any,
     Returns:
         The running host; call `.stop()` to stop it (finalizers run).
     """
-    from posguard.scripting.services import log_notify
+    from posguard.scripting.services import log_notify, registry_access
 
     kafka_config = dict(getattr(settings, "kafka_config", {}) or {})
     consumer = dict(kafka_config)
     timeout = getattr(settings, "session_timeout", None)
     if timeout:
         consumer.setdefault("session.timeout.ms", int(float(timeout) * 1000))
+    registered, zones = registry_access(node_config_file(settings))
     services = ScriptServices.connect(bootstrap, topics, backend, notify=notify or log_notify,
-                                      kafka_config=kafka_config, consumer_config=consumer)
+                                      kafka_config=kafka_config, consumer_config=consumer,
+                                      terminal_exists=registered, zones=zones)
     host = ScriptHost(services)
     try:
         host.load_dir(Path(scripts_dir))

@@ -240,8 +240,8 @@ class ScriptApi:
             (t for t in config.incident_types
              if t.name.casefold() == tname.casefold() or t.guid == tname), None)
         last = self._last_event_of(guid)
-        known = (self._services.terminal_exists(guid) if self._services.terminal_exists
-                 else last is not None)
+        exists = self._services.terminal_exists
+        known = last is not None or (exists is not None and exists(guid))
         if not known:
             self._script.call_safely(err_cb, ScriptErrorInfo(f"unknown terminal {guid!r}"),
                                      where=fn)

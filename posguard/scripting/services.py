@@ -16,7 +16,8 @@ from posguard.scripting.detector_store import DetectorConfigStore
 from posguard.scripting.outbox import Outbox
 from posguard.streams.topics import Topics
 
-__all__ = ["ScriptServices", "Notify", "EventSink", "log_notify", "GROUP_PREFIX"]
+__all__ = ["ScriptServices", "Notify", "EventSink", "log_notify", "GROUP_PREFIX",
+           "registry_access"]
 
 log = logging.getLogger("posguard.scripts")
 
@@ -52,8 +53,8 @@ class ScriptServices:
         detectors: the detector configuration (pos_import_detector, pos_process_archive,
             pos_incident_create's type names).
         notify: shows message/alert/error to operators (console toasts); always logged too.
-        terminal_exists: GUID -> known? (pos_incident_create); None = known when the store
-            has events of that terminal.
+        terminal_exists: GUID -> registered? (pos_incident_create); a terminal is known
+            when this says so or the store has events of it.
         zones: terminal timezones for archive runs.
         clock: the scripts' wall clock and timezone (see clock.py).
         consumer_config: extra settings of the scripts' Kafka consumers.
@@ -95,3 +96,28 @@ class ScriptServices:
         return cls(bootstrap=bootstrap, topics=topics, backend=backend, publisher=pub,
                    outbox=out, detectors=KafkaDetectorConfig(bootstrap, topics, extra),
                    notify=notify, closers=[lambda: pub.flush(10), lambda: out.flush(10)], **kw)
+
+
+def registry_access(config_file: Path | None) -> tuple[Callable[[str], bool], Zones]:
+    """The terminal registry of the node's TOML file as the host uses it: a "registered?"
+    check that re-reads the file (terminals are added while scripts run) and the terminals'
+    timezones for archive runs. No file: nothing registered, every zone UTC."""
+    from posguard.ingest.errors import RegistryError
+    from posguard.ingest.files import load_registry
+
+    def load() -> Any:
+        if config_file is None or not config_file.exists():
+            return None
+        try:
+            return load_registry(config_file)
+        except RegistryError as e:
+            log.warning("terminal registry unreadable: %s", e)
+            return None
+
+    def registered(guid: str) -> bool:
+        reg = load()
+        return reg is not None and guid in reg
+
+    reg = load()
+    zones = Zones(terminals={t.guid: t.timezone for t in reg if t.timezone}) if reg else Zones()
+    return registered, zones

@@ -94,8 +94,9 @@ def _notifier(settings: Settings) -> Any:
 
 
 def _host(args: argparse.Namespace, settings: Settings) -> Any:
-    from posguard.scripting import ScriptHost, ScriptServices
+    from posguard.scripting import ScriptHost, ScriptServices, node_config_file
     from posguard.scripting.clock import ScriptClock
+    from posguard.scripting.services import registry_access
     from posguard.streams.topics import Topics
 
     backend = None
@@ -106,10 +107,12 @@ def _host(args: argparse.Namespace, settings: Settings) -> Any:
                                migrate=False)
     kafka_config = dict(settings.kafka_config)
     consumer = {"session.timeout.ms": int(settings.session_timeout * 1000), **kafka_config}
+    registered, zones = registry_access(node_config_file(settings))
     services = ScriptServices.connect(
         _bootstrap(settings), Topics(settings.topic_prefix), backend, notify=_notifier(settings),
         kafka_config=kafka_config, consumer_config=consumer, clock=ScriptClock(tz=args.tz),
-        queue_size=args.queue_size, workdir=args.workdir)
+        queue_size=args.queue_size, workdir=args.workdir, terminal_exists=registered,
+        zones=zones)
     if backend is not None:
         services.closers.append(backend.close)
     return ScriptHost(services)

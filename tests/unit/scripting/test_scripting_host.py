@@ -178,3 +178,19 @@ def test_event_objects_are_read_only_views() -> None:
     with pytest.raises(AttributeError):
         obj.text = "Beer"  # type: ignore[misc]
     assert obj == event_for_script(obj.source) and "text=" in repr(obj)
+
+
+def test_registry_access_reads_the_nodes_terminal_registry(tmp_path: Path) -> None:
+    from posguard.ingest.files import save_registry
+    from posguard.ingest.registry import Terminal, TerminalRegistry
+    from posguard.scripting.services import registry_access
+
+    path = tmp_path / "posguard.toml"
+    registered, zones = registry_access(path)  # no file yet
+    assert not registered("ZyPx6vF0") and zones.of("ZyPx6vF0") == "UTC"
+    save_registry(path, TerminalRegistry().add(Terminal(
+        guid="ZyPx6vF0", name="Till 9", protocol="json", transport="tcp", port=5001,
+        timezone="Europe/Moscow")))
+    assert registered("ZyPx6vF0") and not registered("T1")  # re-read on each check
+    _, zones = registry_access(path)
+    assert zones.of("ZyPx6vF0") == "Europe/Moscow" and zones.of("T1") == "UTC"
