@@ -21,6 +21,7 @@ from posguard.model.times import zone
 __all__ = ["decimal_to_int", "whole_number", "local_to_micros", "SEPARATORS"]
 
 SEPARATORS = ("auto", ".", ",")
+_POW10: list[int] = [10**i for i in range(24)]
 _MAX_ABS = 2**63 - 1
 _GROUP_SPACES = str.maketrans("", "", " \u00a0\u202f\u2009'")
 
@@ -71,8 +72,8 @@ def decimal_to_int(text: str, scale: int, separator: str = "auto") -> int:
         if whole.isdigit() and whole.isascii() and len(whole) < 19 and (
                 not dot or (frac.isdigit() and frac.isascii() and len(frac) <= scale)):
             # the common case: plain digits with a point and few decimals
-            return int(whole) * 10**scale + (int(frac) * 10 ** (scale - len(frac))
-                                             if frac else 0)
+            return int(whole) * _POW10[scale] + (int(frac) * _POW10[scale - len(frac)]
+                                                 if frac else 0)
     s = text.strip().translate(_GROUP_SPACES)
     if len(s) > 40:
         raise FieldError(f"number {text[:40]!r}... is too long")

@@ -76,9 +76,10 @@ def flat_parts(doc: bytes) -> tuple[list[bytes], str] | None:
             return None
         root, head_end = m.group(5), m.end()
         enc = m.group(3)
-        codec = "utf-8" if enc is None else _FAST_CODECS.get(enc.lower())
-        if codec is None:
+        found = "utf-8" if enc is None else _FAST_CODECS.get(enc.lower())
+        if found is None:
             return None
+        codec = found
     body = doc.rstrip(_WS)
     tail_len = len(root) + 3
     if body[-tail_len:] != b"</" + root + b">":
