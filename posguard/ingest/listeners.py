@@ -122,6 +122,8 @@ class TcpListener:
         c.connections_total += 1
         try:
             await self._serve(reader, writer)
+        except Exception:  # a bug must cost one connection, never the listener
+            log.exception("tcp %d: connection failed", self.port)
         finally:
             self._conns.discard(task)
             self.gate[0] -= 1
@@ -163,7 +165,10 @@ class _UdpProtocol(asyncio.DatagramProtocol):
         self.listener = listener
 
     def datagram_received(self, data: bytes, addr: tuple[str | bytes, int]) -> None:
-        self.listener.received(data, addr)
+        try:
+            self.listener.received(data, addr)
+        except Exception:  # one datagram, never the endpoint
+            log.exception("udp %d: datagram from %s failed", self.listener.port, addr)
 
     def error_received(self, exc: Exception) -> None:
         log.debug("udp %d: %s", self.listener.port, exc)
