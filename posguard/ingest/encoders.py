@@ -38,7 +38,8 @@ def _when(ev: PosEvent, t: Terminal, date_format: str, time_format: str) -> tupl
 
 
 def to_dssl_xml(ev: PosEvent, terminal: Terminal | None = None, *, root: str = "transaction",
-                declaration: bool = True, newline: str = "\n") -> bytes:
+                declaration: bool = True, newline: str = "\n",
+                with_guid: bool = False) -> bytes:
     """One DSSL XML document for `ev`, in the terminal's encoding and number format.
 
     Args:
@@ -48,6 +49,8 @@ def to_dssl_xml(ev: PosEvent, terminal: Terminal | None = None, *, root: str = "
         root: "transaction" or "TransactionBlock".
         declaration: start with an `<?xml ...?>` declaration naming the encoding.
         newline: between elements ("\\r\\n" as the TransactionBlock vendor sends).
+        with_guid: add `<pos_terminal>` with the event's GUID (real DSSL senders do not;
+            it lets a simulator keep its GUIDs on a shared port or under auto-registration).
     """
     t = terminal or _DEFAULT
     enc = "windows-1251" if t.encoding.lower() in ("cp1251", "windows-1251") else "utf-8"
@@ -78,6 +81,8 @@ def to_dssl_xml(ev: PosEvent, terminal: Terminal | None = None, *, root: str = "
         parts.append(("discount_card", ev.discount_card))
     if ev.location:
         parts.append(("location", ev.location))
+    if with_guid:
+        parts.append(("pos_terminal", ev.pos_terminal))
     body = newline.join(f"<{k}>{v.translate(_XML_ESC)}</{k}>" for k, v in parts if v != "")
     head = f'<?xml version="1.0" encoding="{enc}"?>{newline}' if declaration else ""
     text = f"{head}<{root}>{newline}{body}{newline}</{root}>{newline}"
@@ -184,10 +189,11 @@ def to_printer_text(events: Iterable[PosEvent], layout: str = "grocer-en",
 
 
 def encode_events(protocol: str, events: Iterable[PosEvent], terminal: Terminal | None = None,
-                  layout: str = "grocer-en") -> bytes:
-    """Events as one protocol's byte stream: "dssl-xml", "json" (NDJSON) or "text"."""
+                  layout: str = "grocer-en", with_guid: bool = False) -> bytes:
+    """Events as one protocol's byte stream: "dssl-xml", "json" (NDJSON) or "text"
+    (`with_guid`: see to_dssl_xml; JSON always names the terminal, text never can)."""
     if protocol == "dssl-xml":
-        return b"".join(to_dssl_xml(ev, terminal) for ev in events)
+        return b"".join(to_dssl_xml(ev, terminal, with_guid=with_guid) for ev in events)
     if protocol == "json":
         return b"".join(to_ndjson(ev) for ev in events)
     if protocol == "text":
