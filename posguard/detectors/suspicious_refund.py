@@ -66,8 +66,8 @@ class SuspiciousRefundParams(Params, frozen=True):
 class SuspiciousRefundState(DetectorState):
     """Items sold recently: item -> (last sale's event key, ts).
 
-    `expire_at` is when the oldest entry is a quarter window past due: nothing is expired
-    before it, then all stale entries at once.
+    `expire_at` is when the oldest entry is a window past due: nothing is expired before
+    it, then all stale entries at once.
     """
 
     sold: dict[str, Ref] = msgspec.field(default_factory=dict)
@@ -132,16 +132,23 @@ class SuspiciousRefund(Detector[SuspiciousRefundParams, SuspiciousRefundState]):
     def _expire(self, state: SuspiciousRefundState, ts: int) -> None:
         # Rebuild in one pass (deleting entries one by one leaves holes a dict walks over).
         oldest = ts - self._window
+        kept: dict[str, Ref] = {}
+        first = ts
+        for item, sale in state.sold.items():
+            if sale[1] >= oldest:
+                kept[item] = sale
+                if sale[1] < first:
+                    first = sale[1]
         cap = self.params.max_remembered
-        kept = [(k, v) for k, v in state.sold.items() if v[1] >= oldest]
         if len(kept) > cap:  # drop the oldest sales, an eighth more than needed
-            kept.sort(key=lambda kv: kv[1][1])
-            kept = kept[len(kept) - cap + cap // 8:]
-        state.sold = dict(kept)
-        # Expire in batches: next when the oldest kept sale is a quarter window past due.
-        # (Lookups check the sale time, so an item kept a little longer never matches.)
-        first = min((v[1] for _, v in kept), default=0)
-        state.expire_at = first + self._window + self._window // 4 if kept else 0
+            by_age = sorted(kept.items(), key=lambda kv: kv[1][1])
+            kept = dict(by_age[len(by_age) - cap + cap // 8:])
+            first = min(sale[1] for sale in kept.values()) if kept else ts
+        state.sold = kept
+        # Expire in batches, next when the oldest kept sale is a window past due: about once
+        # a window, at most two windows of sales kept (lookups check the sale time, so an
+        # item kept longer never matches).
+        state.expire_at = first + 2 * self._window
 
     def _recent(
         self, state: SuspiciousRefundState, ev: PosEvent, ctx: TerminalState | None
