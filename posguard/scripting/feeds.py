@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import OFFSET_END, Consumer, KafkaError, KafkaException, TopicPartition
 
 from posguard.model.codec import decode_event, decode_incident
 from posguard.model.errors import DecodeError
@@ -41,12 +41,17 @@ class ScriptFeed:
         deliver: called with a list of ("event", PosEvent) / ("incident", Incident) in
             partition order; must not block.
         config: extra consumer settings (session timeout, security, ...).
+        on_problem: told (from the feed's thread) when the consumer failed and is retried.
     """
 
     def __init__(self, bootstrap: str, group: str, events_topic: str, incidents_topic: str,
-                 deliver: Callable[[list[tuple[str, Any]]], None], config: Mapping[str, Any] | None = None):
+                 deliver: Callable[[list[tuple[str, Any]]], None],
+                 config: Mapping[str, Any] | None = None,
+                 on_problem: Callable[[str], None] | None = None):
         self.group = group
         self.decode_errors = 0
+        self.restarts = 0
+        self._on_problem = on_problem
         self._events_topic = events_topic
         self._incidents_topic = incidents_topic
         self._deliver = deliver
@@ -101,8 +106,13 @@ class ScriptFeed:
             key = (tp.topic, tp.partition)
             if key not in self._seen:
                 self._seen.add(key)
-                _, high = consumer.get_watermark_offsets(tp, timeout=10, cached=False)
-                tp = TopicPartition(tp.topic, tp.partition, max(0, high))
+                try:
+                    _, high = consumer.get_watermark_offsets(tp, timeout=10, cached=False)
+                    tp = TopicPartition(tp.topic, tp.partition, max(0, high))
+                except KafkaException as e:  # let the consumer find the end itself
+                    log.warning("script feed %s: end of %s[%d] unknown (%s); starting at "
+                                "the latest offset", self.group, tp.topic, tp.partition, e)
+                    tp = TopicPartition(tp.topic, tp.partition, OFFSET_END)
             out.append(tp)
         consumer.assign(out)
         # Ready once this member holds partitions of every subscribed topic (always so for
@@ -111,12 +121,27 @@ class ScriptFeed:
             self._ready.set()
 
     def _run(self) -> None:
-        try:
-            consumer = Consumer(self._conf)
-        except KafkaException as e:
-            self.error = f"cannot create consumer: {e}"
-            log.error("script feed %s: %s", self.group, self.error)
-            return
+        # A consumer that fails is closed and made again (with back-off) until stop: a
+        # script's subscription outlives a broker restart. Partitions already seen resume
+        # from the group's committed offsets.
+        backoff = 0.5
+        while not self._stop.is_set():
+            try:
+                self._consume()
+                return
+            except Exception as e:  # noqa: BLE001 - reported; retried
+                self.error = f"{type(e).__name__}: {e}"
+                self.restarts += 1
+                log.error("script feed %s failed (%s); retrying in %.1f s", self.group,
+                          self.error, backoff)
+                if self._on_problem is not None:
+                    self._on_problem(f"event feed failed ({self.error}); retrying")
+                self._subscribed = frozenset()
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 30.0)
+
+    def _consume(self) -> None:
+        consumer = Consumer(self._conf)
         try:
             while not self._stop.is_set():
                 with self._lock:
@@ -128,6 +153,8 @@ class ScriptFeed:
                 for msg in consumer.consume(_BATCH, 0.2):
                     err = msg.error()
                     if err is not None:
+                        if err.fatal():
+                            raise KafkaException(err)
                         if err.code() != KafkaError._PARTITION_EOF:
                             log.warning("script feed %s: %s", self.group, err)
                         continue
@@ -136,9 +163,6 @@ class ScriptFeed:
                         batch.append(item)
                 if batch:
                     self._deliver(batch)
-        except Exception as e:  # noqa: BLE001 - reported; the host keeps running
-            self.error = str(e)
-            log.exception("script feed %s stopped", self.group)
         finally:
             consumer.close()
 

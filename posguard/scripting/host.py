@@ -196,7 +196,8 @@ class Script:
         if self.feed is None:
             s = self.services
             self.feed = ScriptFeed(s.bootstrap, f"{s.group_prefix}{self.name}", s.topics.events,
-                                   s.topics.incidents, self._deliver, s.consumer_config)
+                                   s.topics.incidents, self._deliver, s.consumer_config,
+                                   on_problem=lambda m: self.report(f"script {self.name}: {m}"))
         return self.feed
 
     def subscribe_events(self, cb: Callable[[Any], Any]) -> None:

@@ -194,3 +194,25 @@ def test_registry_access_reads_the_nodes_terminal_registry(tmp_path: Path) -> No
     assert registered("ZyPx6vF0") and not registered("T1")  # re-read on each check
     _, zones = registry_access(path)
     assert zones.of("ZyPx6vF0") == "Europe/Moscow" and zones.of("T1") == "UTC"
+
+
+def test_a_failing_feed_is_reported_and_retried(tmp_path: Path) -> None:
+    import time
+
+    notes: list[tuple[str, str, str]] = []
+    services = ScriptServices(bootstrap="127.0.0.1:9", topics=Topics("unit."),
+                              notify=lambda *a: notes.append(a),
+                              consumer_config={"no.such.property": "1"})
+    host = ScriptHost(services)
+    (tmp_path / "feed.py").write_text("activate_on_pos_events(print)\n")
+    script = host.add(tmp_path / "feed.py")
+    try:
+        deadline = time.monotonic() + 10
+        while (script.feed is None or script.feed.restarts < 2) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert script.feed is not None and script.feed.restarts >= 2
+        assert notes[0][0] == "error" and notes[0][1].startswith(
+            "script feed: event feed failed (KafkaException: ")
+        assert "no.such.property" in notes[0][1]
+    finally:
+        host.stop(grace=2)
