@@ -77,3 +77,26 @@ def test_scripts_command_runs_a_folder_until_sigint(kafka_bootstrap, topics, sto
     assert proc.returncode == 0, out
     assert "running 1 script(s)" in out and "watch" in out
     assert (scripts / "bye.txt").read_text() == "finalized"
+
+
+def test_script_run_runs_one_file_and_ctrl_c_runs_its_finalizers(kafka_bootstrap, topics,
+                                                                 tmp_path, h) -> None:
+    path = tmp_path / "one.py"
+    path.write_text(
+        "open('started.txt', 'w').write('yes')\n"
+        "register_finalizer(lambda: open('bye.txt', 'w').write('finalized'))\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "posguard.console.cli", "script", "run", str(path),
+         "--kafka", kafka_bootstrap, "--topic-prefix", topics.prefix,
+         "--data", str(tmp_path / "data")],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert h.wait_for(lambda: (tmp_path / "started.txt").exists(), 60)
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, out
+    assert (tmp_path / "bye.txt").read_text() == "finalized"
