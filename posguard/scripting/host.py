@@ -354,6 +354,16 @@ class ScriptHost:
         """Counters of every script."""
         return [s.stats() for s in self.scripts.values()]
 
+    def metrics(self) -> dict[str, int]:
+        """Flat counters for the node's /metrics: totals and per script."""
+        out = {"scripts": len(self.scripts),
+               "scripts_failed": sum(s.state == "failed" for s in self.scripts.values())}
+        for s in self.scripts.values():
+            st = s.stats()
+            for k in ("events", "incidents", "errors", "dropped", "queued"):
+                out[f"{s.name}_{k}"] = int(st[k])
+        return out
+
     def stop(self, grace: float = 10.0) -> None:
         """Stop every script (finalizers run), the timers, and flush what scripts produced."""
         if self._stopped:

@@ -216,3 +216,10 @@ def test_a_failing_feed_is_reported_and_retried(tmp_path: Path) -> None:
         assert "no.such.property" in notes[0][1]
     finally:
         host.stop(grace=2)
+
+
+def test_metrics_are_flat_counters(run) -> None:  # type: ignore[no-untyped-def]
+    script, _ = run("1 / 0\n", name="bad")
+    m = script.host.metrics()
+    assert m["scripts"] == 1 and m["scripts_failed"] == 1 and m["bad_errors"] == 1
+    assert all(isinstance(v, int) for v in m.values())
