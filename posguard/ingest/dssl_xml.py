@@ -116,8 +116,12 @@ def parse_document(doc: bytes, resolve: Resolver, ts_received: int, event_id: st
         source: where the bytes came from (for the Rejected).
     """
     ev = flat_event(doc, resolve, ts_received, event_id)
-    if ev is not None:
-        return ev
+    return ev if ev is not None else _parse_general(doc, resolve, ts_received, event_id, source)
+
+
+def _parse_general(doc: bytes, resolve: Resolver, ts_received: int, event_id: str,
+                   source: str) -> PosEvent | Rejected:
+    """parse_document without the flat fast path: fields (flat or lxml), then conversion."""
     terminal = ""
     try:
         fields = document_fields(doc)
@@ -158,7 +162,7 @@ class DsslDecoder:
                 event_id = ids()
                 ev = flat_event(p, resolve, ts, event_id)  # the common case, inlined
                 out.append(ev if ev is not None else
-                           parse_document(p, resolve, ts, event_id, source))
+                           _parse_general(p, resolve, ts, event_id, source))
             else:
                 assert isinstance(p, Bad)
                 out.append(Rejected(terminal=self.terminal, code=p.code, reason=p.reason,
