@@ -1,21 +1,23 @@
 """Rule 6: a price set by hand, or a unit price well below the article's usual price.
 
-The usual price of an article (by article, else barcode) comes from `reference_prices`, else
-from what this terminal charged for it recently (the last price that did not fire, learnt for
-`learn_hours`, at most `max_learned` articles kept, the longest-learnt forgotten first).
+The usual price of an article (by article, else barcode) comes from `reference_prices`, else,
+with `learn` on, from what this terminal charged for it recently (the last price that did not
+fire, learnt for `learn_hours`, at most `max_learned` articles kept, the longest-learnt
+forgotten first). Learning is off by default: it keeps about 17 bytes per article in the
+terminal's state, which a worker writes to its table after every event.
 
 Parameters (`PriceOverrideParams`), defaults in brackets:
     manual_change: fire on every POS_POSITION_PRICE_CHANGE (price typed in by hand) [True].
     min_drop_percent: fire when price_per_unit is at least this percent below the usual
         price; 0 = off [20].
     reference_prices: article or barcode -> usual price per unit (kopecks) [{}].
-    learn: learn usual prices from this terminal's sales [True].
+    learn: learn usual prices from this terminal's sales [False].
     learn_hours: a learnt price older than this is replaced by the next one seen [24].
     max_learned: the most articles remembered per terminal [2000].
 
 Example:
     >>> from posguard.detectors.testing import receipt, run_detector
-    >>> p = PriceOverrideParams(reference_prices={"A1": 100_00})
+    >>> p = PriceOverrideParams(reference_prices={"A1": 100_00})  # or learn=True
     >>> evs = receipt("T1").item("Cognac", 50_00, article="A1").close().events()
     >>> run_detector(PriceOverride("PGD00006", p), evs)[0].custom_columns["usual"]
     '10000'
@@ -53,7 +55,7 @@ class PriceOverrideParams(Params, frozen=True):
     manual_change: bool = True
     min_drop_percent: int = 20
     reference_prices: dict[str, int] = msgspec.field(default_factory=dict)
-    learn: bool = True
+    learn: bool = False
     learn_hours: int = 24
     max_learned: int = 2000
 
@@ -93,8 +95,9 @@ class PriceOverride(Detector[PriceOverrideParams, PriceOverrideState]):
 
     def event_types(self) -> frozenset[str]:
         """Positions and price changes."""
-        types = {"POS_POSITION_PRICE_CHANGE"} if self.params.manual_change else set()
-        if self.params.min_drop_percent or self.params.learn:
+        p = self.params
+        types = {"POS_POSITION_PRICE_CHANGE"} if p.manual_change else set()
+        if p.learn or (p.min_drop_percent and p.reference_prices):
             types |= POSITION_TYPES
         return frozenset(types)
 

@@ -66,8 +66,8 @@ class SuspiciousRefundParams(Params, frozen=True):
 class SuspiciousRefundState(DetectorState):
     """Items sold recently: item -> (last sale's event key, ts).
 
-    `expire_at` is when the oldest entry is a window past due: nothing is expired before
-    it, then all stale entries at once.
+    `expire_at` is when the oldest entry is half a window past due: nothing is expired
+    before it, then all stale entries at once.
     """
 
     sold: dict[str, Ref] = msgspec.field(default_factory=dict)
@@ -145,10 +145,10 @@ class SuspiciousRefund(Detector[SuspiciousRefundParams, SuspiciousRefundState]):
             kept = dict(by_age[len(by_age) - cap + cap // 8:])
             first = min(sale[1] for sale in kept.values()) if kept else ts
         state.sold = kept
-        # Expire in batches, next when the oldest kept sale is a window past due: about once
-        # a window, at most two windows of sales kept (lookups check the sale time, so an
-        # item kept longer never matches).
-        state.expire_at = first + 2 * self._window
+        # Expire in batches, next when the oldest kept sale is half a window past due: about
+        # twice a window, at most 1.5 windows of sales kept (lookups check the sale time, so
+        # an item kept longer never matches).
+        state.expire_at = first + self._window + self._window // 2
 
     def _recent(
         self, state: SuspiciousRefundState, ev: PosEvent, ctx: TerminalState | None

@@ -38,9 +38,7 @@ def p5() -> list[PosEvent]:
 
 
 def p6() -> list[PosEvent]:
-    r1 = receipt("T1", op_id="1").item("Tea", 100_00, article="A1").close()
-    r2 = receipt("T1", op_id="2", at=r1.now).item("Tea", 80_00, article="A1").close()
-    return r1.events() + r2.events()
+    return receipt("T1").item("Tea", 100_00, article="A1").price_change(1, 50_00).close().events()
 
 
 def p7() -> list[PosEvent]:

@@ -262,6 +262,14 @@ def test_discount_limits_off() -> None:
 # -- rule 6: price override ------------------------------------------------------------------
 
 
+def test_price_learning_is_off_by_default_and_positions_are_not_even_seen() -> None:
+    d = PriceOverride("PriceO01")
+    assert d.types == {"POS_POSITION_PRICE_CHANGE"}
+    r1 = receipt("T1", op_id="1").item("Tea", 100_00, article="A1").close()
+    r2 = receipt("T1", op_id="2", at=r1.now).item("Tea", 10_00, article="A1").close()
+    assert run_detector(d, r1.events() + r2.events()) == []
+
+
 def test_price_set_by_hand_fires_unless_switched_off() -> None:
     evs = receipt("T1").item("Tea", 100_00).price_change(1, 10_00).close().events()
     assert len(run_detector(PriceOverride("PriceO01"), evs)) == 1
@@ -279,7 +287,7 @@ def test_price_below_reference_fires_at_the_drop() -> None:
 
 
 def test_price_learnt_from_sales_then_forgotten_after_learn_hours() -> None:
-    d = PriceOverride("PriceO01", PriceOverrideParams(learn_hours=1))
+    d = PriceOverride("PriceO01", PriceOverrideParams(learn=True, learn_hours=1))
     r1 = receipt("T1", op_id="1").item("Tea", 100_00, article="A1").close()
     r2 = receipt("T1", op_id="2", at=r1.now).item("Tea", 70_00, article="A1").item(
         "Tea", 95_00, article="A1").close()
@@ -290,7 +298,7 @@ def test_price_learnt_from_sales_then_forgotten_after_learn_hours() -> None:
 
 
 def test_price_learning_is_bounded() -> None:
-    d = PriceOverride("PriceO01", PriceOverrideParams(max_learned=2))
+    d = PriceOverride("PriceO01", PriceOverrideParams(learn=True, max_learned=2))
     b = receipt("T1")
     for n in range(3):
         b.item("x", 100_00, article=f"A{n}")
