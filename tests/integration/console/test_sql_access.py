@@ -232,3 +232,37 @@ def test_cli_direct_against_a_clickhouse_server(any_store: Any, clickhouse_url: 
     assert out.read_bytes()[:4] == b"PAR1"
     assert main([*base, f"DELETE FROM {db}.events WHERE 1"]) == 1
     assert "DELETE statements are not allowed" in capsys.readouterr().err
+
+
+def test_cli_through_the_node_api(store: Any, tmp_path: Any, capsys: Any) -> None:
+    import socket
+    import time
+
+    from posguard.console.api import ApiServer, create_api
+    from posguard.console.settings import Settings
+    from posguard.console.state import NodeState
+
+    fill(store)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    (tmp_path / "api-token").write_text("sql-token\n")
+    state = NodeState(settings=Settings(data=tmp_path), backend=store, api_token="sql-token")
+    server = ApiServer(create_api(state), "127.0.0.1", port)
+    server.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        base = ["sql", "--api", f"http://127.0.0.1:{port}", "--data", str(tmp_path)]
+        q = f"SELECT op_id, total FROM {store.database}.receipt_summary ORDER BY op_id"
+        assert main([*base, q, "--format", "csv"]) == 0
+        assert capsys.readouterr().out.split() == ['"op_id","total"', '"100",5000',
+                                                   '"200",120000']
+        out = tmp_path / "r.parquet"
+        assert main([*base, q, "--format", "parquet", "-o", str(out)]) == 0
+        assert out.read_bytes()[:4] == b"PAR1"
+        assert main([*base, "SELECT number FROM numbers(20)", "--max-rows", "5"]) == 1
+        assert "more than 5 rows" in capsys.readouterr().err
+    finally:
+        server.stop()
