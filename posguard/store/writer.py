@@ -14,7 +14,7 @@ from posguard.store.schema import EVENT_COLUMNS, INCIDENT_COLUMNS, RECEIPT_COLUM
 
 __all__ = [
     "insert_events", "insert_receipts", "insert_incidents", "event_columns", "stored_offsets",
-    "insert_new_incidents",
+    "insert_new_incidents", "recent_event_ids",
 ]
 
 _EVENT_FIELDS = EVENT_COLUMNS[:-3]  # the kafka_* columns come from the sink
@@ -86,3 +86,13 @@ def insert_new_incidents(backend: Backend, incidents: Sequence[Incident]) -> int
     fresh = list({i.id: i for i in incidents if i.id not in known}.values())
     insert_incidents(backend, fresh)
     return len(fresh)
+
+
+def recent_event_ids(backend: Backend, topic_id: str, partition: int, last_offset: int,
+                     window: int) -> list[str]:
+    """Event ids stored from the last `window` offsets of a partition (sink dedup memory)."""
+    rows = backend.query(
+        f"SELECT event_id FROM {backend.database}.events WHERE kafka_topic_id = {{tid:String}} "
+        "AND kafka_partition = {p:Int32} AND kafka_offset > {lo:Int64} ORDER BY kafka_offset",
+        {"tid": topic_id, "p": partition, "lo": last_offset - window})
+    return [r[0] for r in rows.rows]

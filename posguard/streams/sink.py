@@ -10,6 +10,9 @@ offsets of that batch. Exactly once per event:
   INSERT whose first attempt did land is dropped by ClickHouse;
 - a topic that was recreated (an in-memory broker restarted) has a new topic id, so old
   offsets never hide new events.
+- an adapter that replays its spool after a broker hiccup can publish an event twice (same
+  event id, new offset): the sink remembers the ids of the last `dedup_window` events of each
+  partition (reloaded from the store on assignment) and drops such repeats.
 Store down -> pause the partitions, back off and retry the same batch; never drop it.
 """
 
@@ -19,7 +22,7 @@ import base64
 import logging
 import threading
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -34,6 +37,7 @@ from posguard.store.writer import (
     insert_events,
     insert_incidents,
     insert_receipts,
+    recent_event_ids,
     stored_offsets,
 )
 from posguard.streams.topics import PRODUCER_DEFAULTS, Topics
@@ -55,7 +59,30 @@ class SinkStats:
     retries: int = 0
     last_batch_seconds: float = 0.0
     assigned: int = 0
+    duplicates_dropped: int = 0
     lag: dict[str, int] = field(default_factory=dict)
+
+
+class RecentIds:
+    """The ids of the last `capacity` events seen on one partition (FIFO)."""
+
+    def __init__(self, capacity: int, ids: list[str] | None = None):
+        self.capacity = capacity
+        self._order: deque[str] = deque()
+        self._set: set[str] = set()
+        for i in ids or ():
+            self.add(i)
+
+    def __contains__(self, event_id: str) -> bool:
+        return event_id in self._set
+
+    def add(self, event_id: str) -> None:
+        if event_id in self._set:
+            return
+        self._order.append(event_id)
+        self._set.add(event_id)
+        if len(self._order) > self.capacity:
+            self._set.discard(self._order.popleft())
 
 
 class ClickHouseSink:
@@ -74,7 +101,7 @@ class ClickHouseSink:
     def __init__(self, bootstrap: str, topics: Topics, backend: Backend,
                  group: str = "posguard.sink", batch_size: int = 20_000,
                  batch_wait: float = 0.2, consumer_config: dict[str, object] | None = None,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, dedup_window: int = 100_000):
         self.topics = topics
         self.backend = backend
         self.batch_size = batch_size
@@ -99,6 +126,8 @@ class ClickHouseSink:
         self._admin_conf = {"bootstrap.servers": bootstrap,
                             **{k: v for k, v in extra.items() if k.startswith(("security", "sasl", "ssl"))}}
         self._topic_ids: dict[str, str] = {}
+        self.dedup_window = dedup_window
+        self._recent: dict[int, RecentIds] = {}
 
     # -- partition assignment: resume after what the store already holds ----------------
     def _topic_id(self, topic: str) -> str:
@@ -117,7 +146,10 @@ class ClickHouseSink:
             stored = self._stored_with_retry([p.partition for p in events])
             committed = {(p.topic, p.partition): p.offset
                          for p in consumer.committed(events, timeout=10)}
+            tid = self._topic_id(self.topics.events)
             for p in events:
+                self._recent[p.partition] = RecentIds(self.dedup_window, self._recent_ids(
+                    tid, p.partition, stored.get(p.partition, -1)))
                 if p.partition in stored:
                     resume = stored[p.partition] + 1
                     c = committed.get((p.topic, p.partition), OFFSET_INVALID)
@@ -125,6 +157,15 @@ class ClickHouseSink:
         consumer.incremental_assign(partitions)
         self.stats.assigned += len(partitions)
         log.info("sink assigned %s", [(p.topic, p.partition, p.offset) for p in partitions])
+
+    def _recent_ids(self, tid: str, partition: int, last: int) -> list[str]:
+        if last < 0:
+            return []
+        try:
+            return recent_event_ids(self.backend, tid, partition, last, self.dedup_window)
+        except StoreError as e:  # the ReplacingMergeTree key stays the backstop
+            log.warning("cannot load recent event ids of partition %d: %s", partition, e)
+            return []
 
     def _stored_with_retry(self, partitions: list[int]) -> dict[int, int]:
         delay = 0.5
@@ -209,14 +250,24 @@ class ClickHouseSink:
         token = f"{topic}:{part}:{ms[0].offset()}-{ms[-1].offset()}"
         if topic == self.topics.events:
             good, offsets = [], []
+            recent = self._recent.setdefault(part, RecentIds(self.dedup_window))
+            seen_now: set[str] = set()
             for m in ms:
                 try:
-                    good.append(decode_event(m.value() or b""))
-                    offsets.append(m.offset())
+                    ev = decode_event(m.value() or b"")
                 except DecodeError as e:
                     self._reject(m, str(e))
+                    continue
+                if ev.event_id and (ev.event_id in recent or ev.event_id in seen_now):
+                    self.stats.duplicates_dropped += 1
+                    continue
+                seen_now.add(ev.event_id)
+                good.append(ev)
+                offsets.append(m.offset())
             insert_events(self.backend, good, topic_id=self._topic_id(topic), partition=part,
                           offsets=offsets, dedup_token=token)
+            for ev in good:  # remembered only once stored: a failed insert is retried whole
+                recent.add(ev.event_id)
             self.stats.events += len(good)
         elif topic == self.topics.receipts:
             receipts = []

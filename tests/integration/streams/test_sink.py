@@ -140,3 +140,20 @@ def test_store_outage_is_retried_without_loss(kafka_bootstrap, topics, store) ->
         assert wait_for(lambda: counts(store)[0] >= 1000, 90)
         assert sink.stats.retries == 3
     assert counts(store) == (1000, 1000)
+
+
+def test_events_republished_by_an_adapter_are_stored_once(kafka_bootstrap, topics, store) -> None:  # type: ignore[no-untyped-def]
+    evs = publish(kafka_bootstrap, topics, 800)
+    pub = EventPublisher(kafka_bootstrap, topics)
+    pub.publish_many(evs[500:600])  # a spool replay: same events, new offsets
+    assert pub.flush(30) == 0
+    with running_sink(kafka_bootstrap, topics, store) as sink:
+        assert wait_for(lambda: sink.stats.events + sink.stats.duplicates_dropped >= 900)
+        assert sink.stats.duplicates_dropped == 100
+    # A restarted sink remembers the stored ids of each partition's recent offsets.
+    pub.publish_many(evs[700:800])
+    assert pub.flush(30) == 0
+    with running_sink(kafka_bootstrap, topics, store) as sink:
+        assert wait_for(lambda: sink.stats.duplicates_dropped >= 100)
+        assert sink.stats.events == 0
+    assert counts(store) == (800, 800)
