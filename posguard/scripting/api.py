@@ -48,8 +48,9 @@ API_NAMES = (
 
 SEARCH_LIMIT = 500
 # An archive run starts reading this much before t0 so detectors see the receipt (and
-# sign-ins) an incident at t0 belongs to; incidents created before t0 are dropped.
-ARCHIVE_CONTEXT_US = 3600 * MICROS
+# sign-ins) an incident at t0 belongs to; incidents created before t0 are dropped. The same
+# margin as the console's process-archive, so both find the same incidents.
+ARCHIVE_CONTEXT_US = 24 * 3600 * MICROS
 _FAR_FUTURE_US = 10**17
 
 
@@ -287,7 +288,7 @@ class ScriptApi:
 
     def pos_process_archive(self, detector_guid: Any, t0: Any, t1: Any) -> int:
         """Run one detector over the stored events of [t0, t1] (receipt time); its incidents
-        go to pos.incidents like live ones (same ids: stored once). Returns how many."""
+        not stored yet go to pos.incidents like live ones (same ids). Returns how many."""
         fn = "pos_process_archive"
         guid = _check_str(fn, "detector_guid", detector_guid)
         a, b = _check_range(fn, t0, t1)
@@ -296,18 +297,23 @@ class ScriptApi:
             known = ", ".join(d.guid for d in config.detectors[:20])
             raise ScriptApiError(f"{fn}(): unknown detector {guid!r} (known: {known})")
         from posguard.detectors.engine import DetectorEngine, run_archive
+        from posguard.store.incidents import get_incident
         from posguard.store.search import iter_events
 
         engine = DetectorEngine.from_config(config, zones=self._services.zones, only=[guid])
-        events = iter_events(self._backend(fn), max(0, a - ARCHIVE_CONTEXT_US), b)
+        backend = self._backend(fn)
+        events = iter_events(backend, max(0, a - ARCHIVE_CONTEXT_US), b)
         incidents = run_archive(engine, events, since=a)
+        # Only incidents not stored yet go out (as `posguard detectors process-archive`: a
+        # rerun adds nothing); the sink stores them and incident scripts see each once.
+        fresh = [i for i in incidents if get_incident(backend, i.id) is None]
         out = self._outbox(fn)
-        for inc in incidents:
+        for inc in fresh:
             out.incident(inc)
         out.flush(30)
-        self._script.log.info("archive %d..%d processed by detector %s: %d incidents",
-                              a, b, guid, len(incidents))
-        return len(incidents)
+        self._script.log.info("archive %d..%d processed by detector %s: %d incidents, %d new",
+                              a, b, guid, len(incidents), len(fresh))
+        return len(fresh)
 
     # -- reports -------------------------------------------------------------------------
     def generate_pos_report(self, report_type: Any, t0: Any, t1: Any, callback: Any) -> None:

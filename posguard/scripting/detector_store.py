@@ -1,31 +1,24 @@
 """The detector configuration as the script host reads and replaces it: the latest value of
-the compacted pos.detectors topic (`config_to_bytes` JSON), default configuration when empty.
+the compacted pos.detectors topic, through `posguard.streams.detector_config` (the same code
+`posguard detectors import` and the workers use), the default configuration when none was
+published.
 
-Running workers read the same topic and pick a change up live; so `pos_import_detector`
-publishes a new value here and nothing else.
+Reading the topic waits for it to go quiet (about 1.5 s), so a read is cached for
+`max_age` seconds; replacing it updates the cache at once.
 """
 
 from __future__ import annotations
 
-import logging
 import threading
-import uuid
+import time
+from collections.abc import Callable
 from typing import Any, Protocol
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
-
-from posguard.detectors.config import DetectorConfig, config_from_bytes, config_to_bytes
-from posguard.detectors.config import default_config as _default_config
-from posguard.detectors.errors import ConfigError
-from posguard.ingest.publisher import producer_config
-from posguard.streams.errors import BrokerError
+from posguard.detectors.config import DetectorConfig, default_config
+from posguard.streams.detector_config import publish_config, read_latest_config
 from posguard.streams.topics import Topics
 
-__all__ = ["DetectorConfigStore", "KafkaDetectorConfig", "CONFIG_KEY"]
-
-log = logging.getLogger(__name__)
-
-CONFIG_KEY = b"config"
+__all__ = ["DetectorConfigStore", "KafkaDetectorConfig"]
 
 
 class DetectorConfigStore(Protocol):
@@ -36,75 +29,38 @@ class DetectorConfigStore(Protocol):
 
 
 class KafkaDetectorConfig:
-    """The configuration on pos.detectors (one partition, compacted).
+    """The configuration on pos.detectors.
 
     Args:
         bootstrap: Kafka bootstrap servers.
         topics: topic names.
         extra_config: extra client settings.
-        timeout: seconds to wait for the broker.
+        max_age: seconds a read configuration is reused.
+        clock: monotonic seconds (injectable).
     """
 
     def __init__(self, bootstrap: str, topics: Topics, extra_config: dict[str, Any] | None = None,
-                 timeout: float = 10.0):
+                 max_age: float = 5.0, clock: Callable[[], float] = time.monotonic):
         self._bootstrap = bootstrap
-        self._topic = topics.detectors
+        self._topics = topics
         self._extra = dict(extra_config or {})
-        self._timeout = timeout
+        self._max_age = max_age
+        self._clock = clock
         self._lock = threading.Lock()
-        self._producer: Producer | None = None
+        self._cached: tuple[float, DetectorConfig] | None = None
 
     def get(self) -> DetectorConfig:
-        """The latest configuration on the topic (the default one when there is none)."""
-        consumer = Consumer({"bootstrap.servers": self._bootstrap,
-                             "group.id": f"posguard.script.config.{uuid.uuid4().hex[:8]}",
-                             "enable.auto.commit": False, "log_level": 3,
-                             "logger": log, **self._extra})
-        try:
-            tp = TopicPartition(self._topic, 0)
-            _, high = consumer.get_watermark_offsets(tp, timeout=self._timeout, cached=False)
-            if high <= 0:
-                return _default_config()
-            consumer.assign([TopicPartition(self._topic, 0, OFFSET_BEGINNING)])
-            latest: bytes | None = None
-            last_offset = -1
-            # Read to the reported end, then on until the topic is quiet: on brokers that
-            # report the end of a multi-record batch too low, the tail still gets read.
-            while True:
-                msg = consumer.poll(0.3 if last_offset >= high - 1 else self._timeout)
-                if msg is None:
-                    break
-                if msg.error() is not None:
-                    continue
-                last_offset = msg.offset() or 0
-                if msg.value():
-                    latest = msg.value()
-            if latest is None:
-                return _default_config()
-            try:
-                return config_from_bytes(latest)
-            except ConfigError:
-                log.error("the latest value on %s is not a configuration; using defaults",
-                          self._topic)
-                return _default_config()
-        except KafkaException as e:
-            raise BrokerError(f"cannot read {self._topic}: {e}") from None
-        finally:
-            consumer.close()
+        """The latest configuration (the default one when none was published)."""
+        with self._lock:
+            if self._cached is not None and self._clock() - self._cached[0] < self._max_age:
+                return self._cached[1]
+            cfg = read_latest_config(self._bootstrap, self._topics, quiet_seconds=1.0,
+                                     extra=self._extra) or default_config()
+            self._cached = (self._clock(), cfg)
+            return cfg
 
     def replace(self, config: DetectorConfig) -> None:
         """Publish `config` as the configuration (waits for the broker's acknowledgement)."""
         with self._lock:
-            if self._producer is None:
-                self._producer = Producer(producer_config(self._bootstrap, self._extra))
-            failed: list[object] = []
-            try:
-                self._producer.produce(self._topic, key=CONFIG_KEY, value=config_to_bytes(config),
-                                       on_delivery=lambda err, _m: failed.append(err) if err
-                                       else None)
-            except KafkaException as e:
-                raise BrokerError(f"cannot publish to {self._topic}: {e}") from None
-            left = self._producer.flush(self._timeout)
-            if left or failed:
-                raise BrokerError(f"the configuration was not acknowledged on {self._topic}: "
-                                  f"{failed[0] if failed else 'timeout'}")
+            publish_config(self._bootstrap, self._topics, config, self._extra)
+            self._cached = (self._clock(), config)
