@@ -8,6 +8,9 @@ Tables (docs/schema.md, when written, describes each column):
 - incidents: versioned rows (ReplacingMergeTree(version)): a review writes a new version.
 - incident_history: one row per change of an incident (audit).
 - frauds: alarms raised by scripts (pos_fraud); each is also a POS_FRAUD event in events.
+- (migrations 2, 3) terminal_timezones and the analyst views receipt_summary,
+  receipt_summary_between(t0, t1), incidents_current, cashier_day, terminal_hour
+  (posguard/store/views.py).
 """
 
 from __future__ import annotations
