@@ -50,10 +50,12 @@ class Node:
     """
 
     def __init__(self, settings: Settings, *, agents: bool = True, sink: bool = True,
-                 api: bool = True, demo: bool = False, ingest: bool = True):
+                 api: bool = True, demo: bool = False, ingest: bool = True,
+                 scripts: Any = None):
         self.settings = settings
         self.want_agents, self.want_sink, self.want_api, self.demo = agents, sink, api, demo
         self.want_ingest = ingest
+        self.scripts_dir = scripts
         self.ingest: Any = None
         self.topics = Topics(settings.topic_prefix)
         self._stops: list[Callable[[], None]] = []
@@ -107,6 +109,8 @@ class Node:
             self._start_ingest()
         if self.want_api:
             self._start_api()
+        if self.scripts_dir is not None:
+            self._start_scripts()
         if self.demo:
             self._start_demo()
 
@@ -171,6 +175,20 @@ class Node:
         state.extras["detector_config"] = cfg or default_config()
         state.extras["publish_detector_config"] = lambda c: publish_config(
             self.bootstrap, self.topics, c, extra)
+
+    def _start_scripts(self) -> None:
+        from posguard.scripting import start_script_host
+
+        notify = None
+        if self.want_api:
+            from posguard.console.web_setup import console_notifier
+
+            notify = console_notifier(self.state)
+        host = start_script_host(self.settings, self.backend, self.bootstrap, self.topics,
+                                 self.scripts_dir, notify)
+        self._stops.append(host.stop)
+        if self.want_api:
+            self.state.metrics["scripts"] = host.metrics
 
     def _start_demo(self) -> None:
         from posguard.ingest.publisher import EventPublisher

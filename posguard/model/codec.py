@@ -8,6 +8,7 @@ import msgspec
 
 from posguard.model.errors import DecodeError
 from posguard.model.events import PosEvent
+from posguard.model.frauds import FraudRecord
 from posguard.model.incidents import Incident
 from posguard.model.receipts import Receipt
 
@@ -16,6 +17,7 @@ __all__ = [
     "decode_event",
     "decode_incident",
     "decode_receipt",
+    "decode_fraud",
     "decode_json",
     "encode_json",
 ]
@@ -24,6 +26,7 @@ _encoder = msgspec.json.Encoder()
 _event_decoder = msgspec.json.Decoder(PosEvent)
 _incident_decoder = msgspec.json.Decoder(Incident)
 _receipt_decoder = msgspec.json.Decoder(Receipt)
+_fraud_decoder = msgspec.json.Decoder(FraudRecord)
 _any_decoder = msgspec.json.Decoder()
 
 T = TypeVar("T")
@@ -59,6 +62,11 @@ def decode_incident(data: bytes) -> Incident:
 def decode_receipt(data: bytes) -> Receipt:
     """Decode one Receipt; raises DecodeError with the reason on bad bytes."""
     return _decode(_receipt_decoder, data, "receipt")
+
+
+def decode_fraud(data: bytes) -> FraudRecord:
+    """Decode one FraudRecord; raises DecodeError with the reason on bad bytes."""
+    return _decode(_fraud_decoder, data, "fraud record")
 
 
 def decode_json(data: bytes) -> Any:

@@ -10,11 +10,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import msgspec
 from confluent_kafka import KafkaException, Producer
 
 from posguard.ingest.publisher import producer_config
 from posguard.model.codec import encode
+from posguard.model.frauds import FraudRecord
 from posguard.model.incidents import Incident
 from posguard.streams.errors import BrokerError
 from posguard.streams.topics import Topics
@@ -22,18 +22,6 @@ from posguard.streams.topics import Topics
 __all__ = ["FraudRecord", "Outbox"]
 
 log = logging.getLogger(__name__)
-
-
-class FraudRecord(msgspec.Struct, frozen=True, kw_only=True):
-    """One pos_fraud alarm: the columns of the `frauds` table."""
-
-    event_id: str
-    pos_terminal: str
-    op_id: str
-    text: str
-    script: str
-    ts_in_receipt: int
-    ts_received: int
 
 
 class Outbox:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from posguard.model.events import PosEvent
+from posguard.model.frauds import FraudRecord
 from posguard.model.incidents import Incident
 from posguard.model.receipts import Receipt
 from posguard.store.backends.base import Backend
@@ -14,7 +15,7 @@ from posguard.store.schema import EVENT_COLUMNS, INCIDENT_COLUMNS, RECEIPT_COLUM
 
 __all__ = [
     "insert_events", "insert_receipts", "insert_incidents", "event_columns", "stored_offsets",
-    "insert_new_incidents", "recent_event_ids",
+    "insert_new_incidents", "recent_event_ids", "insert_frauds",
 ]
 
 _EVENT_FIELDS = EVENT_COLUMNS[:-3]  # the kafka_* columns come from the sink
@@ -96,3 +97,15 @@ def recent_event_ids(backend: Backend, topic_id: str, partition: int, last_offse
         "AND kafka_partition = {p:Int32} AND kafka_offset > {lo:Int64} ORDER BY kafka_offset",
         {"tid": topic_id, "p": partition, "lo": last_offset - window})
     return [r[0] for r in rows.rows]
+
+
+_FRAUD_COLUMNS = ("event_id", "pos_terminal", "op_id", "text", "script", "ts_in_receipt",
+                  "ts_received")
+
+
+def insert_frauds(backend: Backend, frauds: Sequence[FraudRecord],
+                  dedup_token: str | None = None) -> None:
+    """Insert script alarms (pos_fraud) as one block."""
+    if frauds:
+        cols = [[getattr(f, c) for f in frauds] for c in _FRAUD_COLUMNS]
+        backend.insert(f"{backend.database}.frauds", _FRAUD_COLUMNS, cols, dedup_token)

@@ -1,5 +1,7 @@
 """The ClickHouse sink: a confluent-kafka batch consumer that inserts, then commits.
 
+Topics: pos.events, pos.receipts, pos.incidents and pos.frauds into their tables.
+
 Shape (STYLE.md, Quix Streams' checkpoint order): consume a batch -> decode (bad bytes ->
 pos.deadletter) -> one INSERT per topic-partition with a dedup token -> commit exactly the
 offsets of that batch. Exactly once per event:
@@ -29,12 +31,19 @@ from dataclasses import dataclass, field
 from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from posguard.model.codec import decode_event, decode_incident, decode_receipt, encode_json
+from posguard.model.codec import (
+    decode_event,
+    decode_fraud,
+    decode_incident,
+    decode_receipt,
+    encode_json,
+)
 from posguard.model.errors import DecodeError
 from posguard.store.backends.base import Backend
 from posguard.store.errors import StoreError
 from posguard.store.writer import (
     insert_events,
+    insert_frauds,
     insert_incidents,
     insert_receipts,
     recent_event_ids,
@@ -54,6 +63,7 @@ class SinkStats:
     events: int = 0
     receipts: int = 0
     incidents: int = 0
+    frauds: int = 0
     rejected: int = 0
     batches: int = 0
     retries: int = 0
@@ -186,7 +196,8 @@ class ClickHouseSink:
     def run(self) -> None:
         """Run until `stop()`; blocks the calling thread."""
         c = self._consumer
-        c.subscribe([self.topics.events, self.topics.receipts, self.topics.incidents],
+        c.subscribe([self.topics.events, self.topics.receipts, self.topics.incidents,
+                     self.topics.frauds],
                     on_assign=self._on_assign, on_revoke=self._on_revoke)
         try:
             while not self._stop.is_set():
@@ -287,6 +298,15 @@ class ClickHouseSink:
                     self._reject(m, str(e))
             insert_incidents(self.backend, incidents, dedup_token=token)
             self.stats.incidents += len(incidents)
+        elif topic == self.topics.frauds:
+            frauds = []
+            for m in ms:
+                try:
+                    frauds.append(decode_fraud(m.value() or b""))
+                except DecodeError as e:
+                    self._reject(m, str(e))
+            insert_frauds(self.backend, frauds, dedup_token=token)
+            self.stats.frauds += len(frauds)
 
     def _reject(self, m: Message, reason: str) -> None:
         self.stats.rejected += 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from posguard.console.settings import Settings
 
@@ -20,6 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                         "--kafka it starts an embedded broker; without --clickhouse it stores "
                         "in chDB under --data.")
     up.add_argument("--demo", action="store_true", help="publish simulated chain traffic")
+    up.add_argument("--scripts", type=Path, metavar="DIR",
+                    help="run every user script (*.py) in DIR inside the node")
     add_setting_flags(up, *NODE_SETTINGS)
     up.set_defaults(func=run_up)
 
@@ -41,7 +44,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run_up(args: argparse.Namespace, settings: Settings) -> int:
     from posguard.console.node import Node
 
-    return Node(settings, demo=args.demo).run()
+    if args.scripts is not None and not args.scripts.is_dir():
+        from posguard.console.errors import SettingsError
+
+        raise SettingsError(f"--scripts {args.scripts}: not a folder")
+    return Node(settings, demo=args.demo, scripts=args.scripts).run()
 
 
 def run_worker(args: argparse.Namespace, settings: Settings) -> int:
