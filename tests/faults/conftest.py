@@ -27,15 +27,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.faults)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def make_stack(kafka_bootstrap: str, clickhouse_url: str, chdb_engine: Any,
-               tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Any]:
-    """stack(name, bootstrap=None) -> a fresh Stack; its processes stop at the end."""
+               tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """stack(name, bootstrap=None, url=None) -> a fresh Stack (own topics, database and
+    folder); its processes are stopped and its database dropped after the module."""
     made: list[Stack] = []
 
     def make(name: str, bootstrap: str | None = None, url: str | None = None) -> Stack:
         s = Stack.create(bootstrap or kafka_bootstrap, url or clickhouse_url, chdb_engine,
-                         tmp_path, name)
+                         tmp_path_factory.mktemp(name), name)
         made.append(s)
         return s
 

@@ -301,6 +301,12 @@ class PublisherTraffic:
     def progress(self) -> float:
         return len(self.acked) / len(self.events)
 
+    def acked_before(self, t: float) -> int:
+        """How many events were acknowledged before monotonic time `t`."""
+        import bisect
+
+        return bisect.bisect_right(self.sent_at, t)
+
     def join(self, timeout: float = 180) -> None:
         self._thread.join(timeout)
         assert self.done.is_set(), "traffic did not finish"
@@ -399,6 +405,33 @@ class TerminalTraffic:
                 if gen >= restarted_generation or when < kill - ACK_WINDOW]
 
 
+def faust_changelogs_raw() -> bool:
+    """Whether every Faust table of a worker writes and reads its changelog as raw bytes.
+
+    A table given only `schema=raw_schema()` keeps Faust's default json serializers for its
+    changelog (faust.tables.base.Collection: `_serializer_from_type(self.key_type)` gives
+    "json" unless key_type/value_type is bytes), so a restarted or rebalanced worker cannot
+    decode its state ("Error in recovery ... utf-8 / Expecting value") and runs on with
+    empty tables.
+    """
+    from posguard.streams.app import WorkerConfig, create_app
+    from posguard.streams.extensions import default_extensions
+
+    ctx = create_app(WorkerConfig(bootstrap="127.0.0.1:9"), default_extensions({}))
+    return all(t.key_serializer == "raw" and t.value_serializer == "raw"
+               for t in ctx.app.tables.values())
+
+
+FAUST_STATE_REASON = (
+    "Faust table state is lost when a worker restarts or takes over partitions: "
+    "streams/app.py _add_receipt_assembly and streams/detection.py make_scope_agent create "
+    "app.Table(..., schema=raw_schema()) without key_type=bytes, value_type=bytes, so the "
+    "changelog is written with Faust's json serializer and recovery fails ('Error in recovery "
+    "... utf-8 codec can't decode'); detectors restart from empty state and miss incidents "
+    "whose receipts/windows span the restart. Fix: app.Table(name, key_type=bytes, "
+    "value_type=bytes, schema=raw_schema(), ...) in both places.")
+
+
 def wait_port(port: int, timeout: float = 30) -> None:
     assert wait_for_port("127.0.0.1", port, timeout), f"nothing listens on {port}"
 
@@ -425,10 +458,16 @@ class Outcome:
     notes: list[str] = field(default_factory=list)
 
     @property
+    def events_clean(self) -> bool:
+        return not (self.lost or self.doubled or self.unexpected or self.out_of_order)
+
+    @property
+    def incidents_clean(self) -> bool:
+        return not (self.incidents_missing or self.incidents_extra or self.incidents_doubled)
+
+    @property
     def clean(self) -> bool:
-        return not (self.lost or self.doubled or self.unexpected or self.out_of_order
-                    or self.incidents_missing or self.incidents_extra
-                    or self.incidents_doubled)
+        return self.events_clean and self.incidents_clean
 
     def explain(self) -> str:
         def head(x: Any) -> Any:
@@ -505,15 +544,30 @@ def reconcile(stack: Stack, sent: Sequence[PosEvent], acked: Sequence[PosEvent],
             kept.add(e.event_id)
             unique.append(e)
     engine = DetectorEngine.from_config(config or default_config())
-    expected = {i.id for i in run_archive(engine, unique)}
+    raised = {i.id: i for i in run_archive(engine, unique)}
+    expected = set(raised)
     rows = stored_incident_rows(stack)
-    return Outcome(
+    missing_by = Counter(raised[i].detector for i in expected - set(rows))
+    notes = [f"missing incidents by detector {dict(missing_by)}"] if missing_by else []
+    return Outcome(notes=notes,
         sent=len(sent), acked=len(acked), stored_rows=len(stored), lost=lost,
         doubled=doubled, unexpected=unexpected, out_of_order=order,
         incidents_expected=len(expected), incidents_rows=sum(rows.values()),
         incidents_missing=sorted(expected - set(rows)),
         incidents_extra=sorted(set(rows) - expected),
         incidents_doubled={i: n for i, n in rows.items() if n > 1})
+
+
+def recovered(stack: Stack, traffic: PublisherTraffic, since: float, procs: Iterable[Proc],
+              lag: float = 1.0, timeout: float = 120) -> float:
+    """Seconds from `since` (the fault) until the store again holds every event acknowledged
+    more than `lag` seconds earlier: the pipeline keeps up again."""
+    def caught_up() -> bool:
+        now = time.monotonic()
+        return now > since + lag + 0.5 and \
+            stack.stored_count() >= traffic.acked_before(now - lag)
+    wait_until(caught_up, timeout, "the pipeline to catch up", procs, poll=0.1)
+    return time.monotonic() - since
 
 
 def settle(stack: Stack, want_events: int, timeout: float = 120,
