@@ -1,0 +1,122 @@
+"""Faust worker throughput by process count (issue 10: the per-worker rate in deploy/README.md).
+
+A pos.events topic with 8 partitions is filled with simulated chain traffic; then 1, 2 and 4
+`posguard worker --kafka B --no-sink` processes (receipt assembly + detectors, their tables
+and repartition topics) consume it as one consumer group. The rate is read from the group's
+committed offsets: (last - first observed) / time between them, so process start-up and the
+first group join are not counted. Baseline: a bare confluent-kafka consume loop over the same
+topic, in this process.
+
+On a 2-core machine more processes than cores cannot go faster: the figures then show the
+overhead of sharing, not scale-out. Each worker is one Python process (one core at most), so
+on a host with C free cores expect up to ~min(W, C) times the 1-worker rate.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+from confluent_kafka import Consumer, TopicPartition
+
+from bench.common import broker, filled_topics, sim_events, size
+from bench.table import row
+
+PARTITIONS = 8
+
+
+def bare_consume(bootstrap: str, topic: str, n: int) -> float:
+    """Events/s of a plain confluent-kafka loop (1,000-message batches, decode skipped),
+    timed from its first message."""
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": uuid.uuid4().hex,
+                  "auto.offset.reset": "earliest", "enable.auto.commit": False,
+                  "session.timeout.ms": 6000, "log_level": 3})
+    c.subscribe([topic])
+    got, start = 0, None
+    while got < n:
+        msgs = c.consume(1000, 1.0)
+        if msgs and start is None:
+            start = time.perf_counter()
+        got += sum(1 for m in msgs if not m.error())
+    took = time.perf_counter() - (start or time.perf_counter())
+    c.close()
+    return n / took if took > 0 else float("inf")
+
+
+def committed(bootstrap: str, group: str, topic: str) -> int:
+    """Messages the group has committed on the topic (sum over partitions)."""
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "log_level": 3})
+    try:
+        tps = c.committed([TopicPartition(topic, p) for p in range(PARTITIONS)], timeout=10)
+        return sum(tp.offset for tp in tps if tp.offset > 0)
+    finally:
+        c.close()
+
+
+def worker_rate(bootstrap: str, prefix: str, topic: str, n: int, workers: int,
+                timeout: float = 600.0) -> float:
+    """Events/s of `workers` processes reading n events, from the committed offsets."""
+    app_id = f"bench-workers-{uuid.uuid4().hex[:6]}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POSGUARD_")}
+    tmp = tempfile.mkdtemp(prefix="posguard-bench-workers-")
+    procs = [subprocess.Popen(
+        [sys.executable, "-m", "posguard.console.cli", "worker", "--no-sink",
+         "--kafka", bootstrap, "--partitions", str(PARTITIONS), "--topic-prefix", prefix,
+         "--app-id", app_id, "--data", f"{tmp}/w{i}", "--session-timeout", "6",
+         "--rebalance-timeout", "6", "--log-level", "warning"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        for i in range(workers)]
+    try:
+        first: tuple[float, int] | None = None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            done = committed(bootstrap, app_id, topic)
+            now = time.perf_counter()
+            if done and first is None:
+                first = (now, done)
+            if done >= n and first is not None:
+                if done == first[1]:
+                    raise RuntimeError("all events committed in one step: make the topic "
+                                       "bigger (POSGUARD_BENCH_WORKER_EVENTS)")
+                return (done - first[1]) / (now - first[0])
+            if any(p.poll() is not None for p in procs):
+                raise RuntimeError("a worker exited during the benchmark")
+            time.sleep(0.1)
+        raise RuntimeError(f"{workers} workers did not finish {n} events in {timeout}s")
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(60)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def run() -> list[dict]:
+    n = size("worker_events", 60_000)
+    events = sim_events(n, seed=5)
+    topics = filled_topics(events, PARTITIONS)
+    bootstrap = broker().bootstrap
+    base = bare_consume(bootstrap, topics.events, n)
+    cores = os.cpu_count() or 1
+    out = []
+    for w in (1, 2, 4):
+        rate = worker_rate(bootstrap, topics.prefix, topics.events, n, w)
+        out.append(row(f"Faust workers x{w}, 8 partitions (events/s, {cores} cores)", rate,
+                       "events/s", base, "bare confluent-kafka consume, same topic",
+                       "scales ~linearly up to free cores" if w > 1 else "",
+                       workers=w, cores=cores, events=n))
+    return out
+
+
+if __name__ == "__main__":
+    from bench.table import print_table
+
+    print_table(run())
