@@ -558,6 +558,12 @@ def reconcile(stack: Stack, sent: Sequence[PosEvent], acked: Sequence[PosEvent],
         incidents_doubled={i: n for i, n in rows.items() if n > 1})
 
 
+def ready(stack: Stack, *procs: Proc) -> float:
+    """Wait until each worker's sink has partitions and its Faust agents run."""
+    return wait_until(lambda: all(stack.sink_assigned(p) and stack.agents_running(p)
+                                  for p in procs), 90, "workers ready", procs)
+
+
 def recovered(stack: Stack, traffic: PublisherTraffic, since: float, procs: Iterable[Proc],
               lag: float = 1.0, timeout: float = 120) -> float:
     """Seconds from `since` (the fault) until the store again holds every event acknowledged

@@ -21,6 +21,7 @@ from tests.faults.harness import (
     Stack,
     chain_events,
     faust_changelogs_raw,
+    ready,
     reconcile,
     recovered,
     settle,
@@ -30,11 +31,6 @@ from tests.faults.harness import (
 pytestmark = [pytest.mark.timeout(300)]
 faust_state = pytest.mark.xfail(condition=not faust_changelogs_raw(), strict=True,
                                 reason=FAUST_STATE_REASON)
-
-
-def ready(stack: Stack, *procs: Any) -> float:
-    return wait_until(lambda: all(stack.sink_assigned(p) and stack.agents_running(p)
-                                  for p in procs), 90, "workers ready", procs)
 
 
 @pytest.fixture(scope="module")
