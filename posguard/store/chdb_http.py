@@ -938,12 +938,20 @@ class ChdbHttpServer:
             raise _RequestError(73, "UNKNOWN_FORMAT", f"Unknown output format {fmt}")
         inline = self._with_settings_clause(request, statement)
         with self._lock:
-            if inline is not None:
-                body, summary = self._run_on_session(request, inline, fmt, {})
-            elif request.readonly:
-                body, summary = self._run_readonly(request, statement, fmt)
-            else:
-                body, summary = self._run_on_session(request, statement, fmt, request.settings)
+            try:
+                if inline is not None:
+                    body, summary = self._run_on_session(request, inline, fmt, {})
+                elif request.readonly:
+                    body, summary = self._run_readonly(request, statement, fmt)
+                else:
+                    body, summary = self._run_on_session(request, statement, fmt,
+                                                         request.settings)
+            except BaseException:
+                # chDB keeps a failed query's partial output and prepends it to the session's
+                # next result: drain it while still holding the lock.
+                with suppress(Exception):
+                    self._session.query("SELECT 1", "CSV")
+                raise
         summary["result_bytes"] = str(len(body))
         has_result = bool(body) or (
             statement.insert_format is None and statement.kind in _RESULT_STATEMENTS

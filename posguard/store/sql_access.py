@@ -24,7 +24,6 @@ database), as the embedded engine's current database is `default`.
 from __future__ import annotations
 
 import re
-from contextlib import nullcontext, suppress
 from dataclasses import dataclass
 
 from posguard.store.backends.base import Backend
@@ -232,20 +231,7 @@ def run_sql(backend: Backend, sql: str, fmt: str = "table",
     settings: dict[str, int | str] = dict(lim.settings())
     if fmt == "json":
         settings["output_format_json_quote_64bit_integers"] = 0
-    # chDB (4.4) keeps the partial output of a query that failed mid-way (e.g. the header
-    # written before the row limit tripped) and prepends it to the session's next result.
-    # Holding the embedded backend's lock, a failed query is followed by a throw-away one,
-    # so no other caller of the shared session receives that debris.
-    lock = getattr(backend, "lock", None)
-    with lock if lock is not None else nullcontext():
-        try:
-            return backend.query_format(statement, FORMATS[fmt], settings=settings)
-        except (QueryError, StoreUnavailable) as e:
-            if lock is not None:
-                _drain(backend)
-            raise _translate(e, lim) from None
-
-
-def _drain(backend: Backend) -> None:
-    with suppress(QueryError, StoreUnavailable):
-        backend.query_format("SELECT 1", "CSV")
+    try:
+        return backend.query_format(statement, FORMATS[fmt], settings=settings)
+    except (QueryError, StoreUnavailable) as e:
+        raise _translate(e, lim) from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 from collections.abc import Mapping, Sequence
@@ -123,6 +124,10 @@ class ChdbBackend:
                 else:
                     res = self.session.query(sql, fmt)
             except Exception as e:  # chdb raises ChdbError / RuntimeError
+                # chDB keeps a failed query's partial output and prepends it to the session's
+                # next result: drain it while still holding the lock.
+                with contextlib.suppress(Exception):
+                    self.session.query("SELECT 1", "CSV")
                 raise _translate(e) from None
         return bytes(res.bytes()) if res is not None else b""
 

@@ -128,12 +128,8 @@ def test_too_many_rows_is_an_error_not_a_cut_answer(any_store: Any) -> None:
 def test_a_failed_query_leaves_nothing_for_the_next_one(any_store: Any,
                                                        request: pytest.FixtureRequest) -> None:
     """chDB keeps a failed query's partial output (the CSV header) and prepends it to the
-    session's next result; run_sql drains it for the embedded backend. The chDB-served HTTP
-    endpoint (store/chdb_http.py) does not drain yet."""
-    if "clickhouse-connect" in request.node.callspec.id:
-        request.applymarker(pytest.mark.xfail(
-            strict=True, reason="ChdbHttpServer passes a failed query's partial output on to "
-            "the next request (chDB 4.4 behaviour); needs a drain in store/chdb_http.py"))
+    session's next result; both the embedded backend and the chDB-served HTTP endpoint drain
+    it after a failure."""
     with pytest.raises(SqlLimitExceeded):
         run_sql(any_store, "SELECT number FROM numbers(1000)", "csv",
                 SqlLimits(max_result_rows=10))

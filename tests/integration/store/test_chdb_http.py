@@ -41,18 +41,15 @@ SETTINGS non_replicated_deduplication_window = 100
 INJECTION = "'; DROP TABLE t; --"
 
 
+# chDB allows one data folder per process: use the test session's engine and its lock.
 @pytest.fixture(scope="module")
-def session_lock() -> threading.Lock:
-    return threading.Lock()
+def session_lock(chdb_engine) -> threading.Lock:  # type: ignore[no-untyped-def]
+    return chdb_engine.lock  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="module")
-def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[chdb.session.Session]:
-    sess = chdb.session.Session(str(tmp_path_factory.mktemp("chdb_http") / "node"))
-    try:
-        yield sess
-    finally:
-        sess.close()
+def session(chdb_engine) -> Iterator[chdb.session.Session]:  # type: ignore[no-untyped-def]
+    yield chdb_engine.session
 
 
 @pytest.fixture(scope="module")
