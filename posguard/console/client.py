@@ -37,6 +37,9 @@ class ApiClient:
         r = self._request("GET", path, params=params)
         return r.content
 
+    def post_bytes(self, path: str, json: Any = None, params: Any = None) -> bytes:
+        return self._request("POST", path, json=json, params=params).content
+
     def _request(self, method: str, path: str, **kw: Any) -> httpx.Response:
         try:
             r = self._client.request(method, path, **kw)

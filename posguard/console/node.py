@@ -94,6 +94,9 @@ class Node:
 
             self.backend = open_backend(s.clickhouse, s.data, s.database)
             self._stops.append(self.backend.close)
+            from posguard.store.views import set_terminal_timezones
+
+            set_terminal_timezones(self.backend, self.terminal_zones())
         if self.want_sink:
             from posguard.streams.sink import ClickHouseSink
 

@@ -51,10 +51,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         from posguard.console.client import ApiClient
 
         client = ApiClient(settings)
-        # ApiClient has no POST returning bytes yet; _request is its raw form.
-        out = client._request("POST", "/api/sql", json={
+        out = client.post_bytes("/api/sql", json={
             "query": query, "format": args.format, "max_rows": limits.max_result_rows,
-            "timeout": limits.max_execution_time}).content
+            "timeout": limits.max_execution_time})
     if args.output:
         Path(args.output).write_bytes(out)
     elif args.format == "parquet" and sys.stdout.isatty():
