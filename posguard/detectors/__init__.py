@@ -29,6 +29,7 @@ from posguard.detectors.engine import (
 )
 from posguard.detectors.errors import ConfigError, DetectorError, StateError
 from posguard.detectors.localtime import Zones
+from posguard.detectors.ordering import OrderBuffer
 from posguard.detectors.registry import STANDARD_DETECTORS
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "DetectorEngine",
     "ScopeState",
     "archive_order",
+    "OrderBuffer",
     "decode_state",
     "encode_state",
     "run_archive",

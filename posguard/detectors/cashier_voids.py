@@ -157,7 +157,9 @@ class CashierVoids(Detector[CashierVoidsParams, CashierVoidsState]):
     def _fire(self, ev: PosEvent, recent: list[Ref], why: str, when: str,
               id_keys: Sequence[str] | None, voids: int, positions: int) -> Incident:
         key = ref(ev)[0]
-        related = [r for r in recent if r[0] != key]
+        # In time order, not arrival order: live, the events of several terminals may arrive
+        # in another order than the archive replays them (sliding-window ids derive from these).
+        related = sorted((r for r in recent if r[0] != key), key=lambda r: (r[1], r[0]))
         rate = f", {voids * 100 // positions}% of {positions} positions" if positions else ""
         return self.incident(
             ev,

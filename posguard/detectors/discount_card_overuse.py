@@ -73,6 +73,10 @@ class CardDay(msgspec.Struct, kw_only=True):
     fired: bool = False
 
 
+def _by_time(r: Ref) -> tuple[int, str]:
+    return (r[1], r[0])
+
+
 def _new_day(day: int) -> CardDay:
     return CardDay(day=day)
 
@@ -119,7 +123,9 @@ class DiscountCardOveruse(Detector[DiscountCardOveruseParams, DiscountCardOverus
         return state, [
             self.incident(
                 ev,
-                related=slot.uses[:-1],
+                # In time order, not arrival order: live, the uses of several stores may
+                # arrive in another order than the archive replays them.
+                related=sorted(slot.uses[:-1], key=_by_time),
                 id_keys=[f"card={card}", f"day={day}"],
                 details=f"card {card} used in {n} receipts on {format_day(day)}",
                 columns={"discount_card": card, "uses": str(n),

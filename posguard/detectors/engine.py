@@ -23,7 +23,6 @@ it; the receipt context is folded with `posguard.model.receipts.assemble` after 
 from __future__ import annotations
 
 import hashlib
-import heapq
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Union
 
@@ -32,6 +31,7 @@ import msgspec
 from posguard.detectors.base import SCOPES, Detector, DetectorState, Scope, scope_key
 from posguard.detectors.errors import StateError
 from posguard.detectors.localtime import Zones
+from posguard.detectors.ordering import archive_order
 from posguard.detectors.registry import STATE_TYPES
 from posguard.model.events import PosEvent
 from posguard.model.incidents import Incident
@@ -300,7 +300,8 @@ class DetectorEngine:
             scope: the scope the state belongs to.
             state: the key's state (mutated in place and returned; keep the returned one).
             ev: the next event of that key: for "terminal", the terminal's next event; for
-                "cashier"/"card", the key's next event in event-time order.
+                "cashier"/"card", the key's next event in `archive_order` (reception order
+                across terminals; an `OrderBuffer` restores it live).
         """
         try:
             fn = self._steps[scope]
@@ -332,21 +333,6 @@ class DetectorEngine:
 
     encode_state = staticmethod(encode_state)
     decode_state = staticmethod(decode_state)
-
-
-def archive_order(events: Iterable[PosEvent]) -> list[PosEvent]:
-    """The order cross-terminal scopes (cashier, card) see events in.
-
-    Each terminal's events keep their order; terminals are merged by (ts_in_receipt,
-    terminal GUID). Live, the repartitioned stream of a cashier or card delivers this order
-    whenever that key's events on different terminals do not overlap in time.
-    """
-    per_terminal: dict[str, list[PosEvent]] = {}
-    for ev in events:
-        per_terminal.setdefault(ev.pos_terminal, []).append(ev)
-    return list(
-        heapq.merge(*per_terminal.values(), key=lambda e: (e.ts_in_receipt, e.pos_terminal))
-    )
 
 
 def run_scope(

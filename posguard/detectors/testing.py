@@ -50,7 +50,7 @@ def run_detector(
     """Run a detector or an engine over events in the given order; return the incidents.
 
     Every scope of the engine sees each event in list order (give cross-terminal scopes
-    events in time order). At a CRASH every key's state goes through encode_state and
+    events in `archive_order`, e.g. in reception order). At a CRASH every key's state goes through encode_state and
     decode_state, as after a restart.
 
     Args:

@@ -136,7 +136,10 @@ _ACTIONS = ["open", "item", "item", "item", "keyed", "delete", "discount_pos", "
 
 
 def random_stream(seed: int | random.Random, n: int, *, terminals: int = 3) -> list[PosEvent]:
-    """A random but plausible stream: strictly increasing time across all terminals.
+    """A random but plausible stream, in reception order (ts_received strictly increasing).
+
+    Each terminal's clock is off by its own skew (up to minutes), so ts_in_receipt is in
+    order per terminal but not across them: as in a real chain.
 
     Args:
         seed: a seed, or a Random (hypothesis's `st.randoms()` to let it shrink).
@@ -146,6 +149,7 @@ def random_stream(seed: int | random.Random, n: int, *, terminals: int = 3) -> l
     rng = seed if isinstance(seed, random.Random) else random.Random(seed)
     evs: list[PosEvent] = []
     ts = START + rng.randrange(0, 86_400) * SEC
+    skew = {t: rng.choice([0, 0, -90, 45, 240]) * SEC for t in range(terminals)}
     ops = dict.fromkeys(range(terminals), 0)
     pos = dict.fromkeys(range(terminals), 0)
     cashier = {t: f"C{t}" for t in range(terminals)}
@@ -205,8 +209,8 @@ def random_stream(seed: int | random.Random, n: int, *, terminals: int = 3) -> l
             f["event_id"] = ""  # ids fall back to terminal|time|type
         else:
             f["event_id"] = f"e{i}"
-        evs.append(PosEvent(type=typ, pos_terminal=term, ts_in_receipt=ts,
-                            ts_received=ts + rng.randrange(0, 5) * SEC, **f))
+        evs.append(PosEvent(type=typ, pos_terminal=term, ts_in_receipt=ts + skew[t],
+                            ts_received=ts + 100_000, **f))
     return evs
 
 

@@ -28,6 +28,7 @@ from posguard.detectors.engine import (
 from posguard.detectors.errors import StateError
 from posguard.detectors.events_filter import EventsFilter
 from posguard.detectors.large_discount import LargeDiscount
+from posguard.detectors.ordering import OrderBuffer
 from posguard.detectors.registry import STANDARD_DETECTORS
 from posguard.detectors.spec import build_detectors
 from posguard.detectors.testing import CRASH, pos_event, receipt, run_detector
@@ -219,3 +220,24 @@ def test_the_whole_engine_resumes_after_a_crash_at_every_event() -> None:
     for ev in evs:
         with_crashes += [ev, CRASH]
     assert run_detector(engine, with_crashes) == run_detector(engine, evs)  # type: ignore[arg-type]
+
+
+def test_order_buffer_releases_in_archive_order() -> None:
+    evs = [pos_event(t, "POS_DISCOUNT_CARD", at=at, ts_received=rx, discount_card="1")
+           for t, at, rx in [("T1", 100, 10), ("T2", 50, 12), ("T1", 110, 30), ("T3", 5, 31)]]
+    buf = OrderBuffer(lateness=5)
+    released = []
+    for ev in [evs[1], evs[0], evs[3], evs[2]]:  # arrival order, each < 5 late
+        released += buf.push(ev)
+        assert len(buf) + len(released) <= 4
+    released += buf.flush()
+    assert released == archive_order(evs) == evs
+    assert len(buf) == 0 and buf.flush() == []
+    with pytest.raises(ValueError):
+        OrderBuffer(lateness=-1)
+
+
+def test_archive_order_is_by_reception_time_not_terminal_clocks() -> None:
+    skewed = pos_event("T1", "POS_FRAUD", at=1_000, ts_received=20)  # clock minutes ahead
+    honest = pos_event("T2", "POS_FRAUD", at=15, ts_received=16)
+    assert archive_order([skewed, honest]) == [honest, skewed]

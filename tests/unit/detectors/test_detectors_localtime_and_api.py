@@ -74,7 +74,7 @@ def test_public_names_are_pinned() -> None:
     assert sorted(detectors.__all__) == sorted([
         "Detector", "DetectorState", "IncidentType", "Params", "Scope", "DetectorConfig",
         "DetectorSpec", "config_from_bytes", "config_to_bytes", "default_config",
-        "export_config", "parse_config", "DetectorEngine", "ScopeState", "archive_order",
+        "export_config", "parse_config", "DetectorEngine", "ScopeState", "archive_order", "OrderBuffer",
         "decode_state", "encode_state", "run_archive", "run_scope", "ConfigError",
         "DetectorError", "StateError", "Zones", "STANDARD_DETECTORS",
     ])

@@ -240,3 +240,26 @@ def test_keyed_rate_window_state_is_bounded_by_minutes() -> None:
             sizes.append(len(msgspec.msgpack.encode(st)))
     assert len(st.window.buckets) <= 60
     assert sizes[1] <= sizes[0] + 32
+
+
+def test_card_incident_is_the_same_when_earlier_uses_arrive_swapped() -> None:
+    d = DiscountCardOveruse("CardOv01")
+    uses = _card_uses("7777", [("T1", START), ("T2", START + 1), ("T3", START + 2 * MIN),
+                               ("T4", START + 3 * MIN)])
+    swapped = uses[:]
+    first_t1 = next(n for n, e in enumerate(uses) if e.type == "POS_DISCOUNT_CARD")
+    first_t2 = next(n for n, e in enumerate(uses)
+                    if e.type == "POS_DISCOUNT_CARD" and e.pos_terminal == "T2")
+    swapped[first_t1], swapped[first_t2] = swapped[first_t2], swapped[first_t1]
+    assert run_detector(d, swapped) == run_detector(d, uses)
+
+
+def test_cashier_void_incident_relates_voids_in_time_order() -> None:
+    d = CashierVoids("Voids002", CashierVoidsParams(max_count=2, window_minutes=10))
+    dels = [pos_event(t, "POS_POSITION_DELETE", at=START + n * SEC, cashier_name="A")
+            for n, t in enumerate(["T1", "T2", "T1"])]
+    arrival = [dels[1], dels[0], dels[2]]  # T2's delete arrives first
+    [live] = run_detector(d, arrival)
+    [archive] = run_detector(d, dels)
+    assert live == archive
+    assert live.related_events == [e.event_id for e in dels]
