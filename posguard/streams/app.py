@@ -137,7 +137,10 @@ def _broker_credentials(kafka_config: dict[str, Any]) -> dict[str, Any]:
 
 
 def raw_schema() -> faust.Schema:
-    """Bytes keys and values: we (de)serialise with msgspec, faster than Faust Records."""
+    """Bytes keys and values: we (de)serialise with msgspec, faster than Faust Records.
+
+    Tables also need key_type/value_type=bytes: Faust picks a table's changelog serializers
+    from those, not from the schema, and would read the changelog back as JSON."""
     return faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw",
                         value_serializer="raw")
 
@@ -145,7 +148,8 @@ def raw_schema() -> faust.Schema:
 def _add_receipt_assembly(ctx: WorkerContext) -> None:
     app = ctx.app
     terminals = app.Table(
-        "terminal_state", schema=raw_schema(), partitions=ctx.config.partitions,
+        "terminal_state", schema=raw_schema(), key_type=bytes, value_type=bytes,
+        partitions=ctx.config.partitions,
         help="Per terminal: signed-in cashier/admin and the open receipt.",
     )
     receipts_topic = ctx.receipts_topic

@@ -60,7 +60,8 @@ def install_detection(ctx: WorkerContext, zones: dict[str, str] | None = None) -
             ctx.count("incidents_raised", len(incs))
 
     def make_scope_agent(scope: str, source: faust.TopicT, key_of_terminal: bool) -> None:
-        table = app.Table(f"detector_{scope}", schema=raw_schema(),
+        table = app.Table(f"detector_{scope}", schema=raw_schema(), key_type=bytes,
+                          value_type=bytes,
                           partitions=ctx.config.partitions,
                           help=f"Detector states of the {scope} scope, by {scope} key.")
 

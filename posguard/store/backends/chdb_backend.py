@@ -38,7 +38,14 @@ def _param_text(v: Any) -> Any:
     """A parameter value in ClickHouse's text format (how the server reads `param_x=`)."""
     if isinstance(v, list | tuple):
         return "[" + ",".join(_literal(x) for x in v) + "]"
+    if isinstance(v, str):
+        # the text (TSV-escaped) format: a backslash, tab or newline must be escaped
+        return v.translate(_ESCAPES)
     return v
+
+
+_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r",
+                          "\0": "\\0"})
 
 
 def _literal(v: Any) -> str:

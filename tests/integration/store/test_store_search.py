@@ -16,7 +16,8 @@ pytestmark = pytest.mark.integration
 
 T0 = 1_796_000_000_000_000
 HOSTILE = ["O'Brien", "'; DROP TABLE events; --", "back\\slash", "Молоко «Простоквашино»",
-           "100%_off", "{p0:String}", "\x00nul"]
+           "100%_off", "{p0:String}", "\x00nul", "two\nlines", "tab\there", "lit\\nslash",
+           "\\'\\\\"]
 
 
 def make_events() -> list[PosEvent]:
@@ -95,7 +96,8 @@ def test_hostile_strings_match_literally(filled, hostile: str) -> None:  # type:
 
 def test_limit_order_and_time_range(filled) -> None:  # type: ignore[no-untyped-def]
     assert ids(filled, {}, limit=2) == ["e0", "e1"]
-    assert ids(filled, {}, limit=2, newest_first=True) == ["h6", "h5"]
+    last = len(HOSTILE) - 1
+    assert ids(filled, {}, limit=2, newest_first=True) == [f"h{last}", f"h{last - 1}"]
     assert search_events(filled, T0 + 2, T0 + 3, event_filter_from_dict({})) \
         [0].event_id == "e2"
 
