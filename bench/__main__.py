@@ -30,7 +30,11 @@ def main(argv: list[str]) -> int:
         print(f"== {name}", flush=True)
         t0 = time.monotonic()
         try:
-            mod_rows = importlib.import_module(f"bench.{name}").run()
+            module = importlib.import_module(f"bench.{name}")
+            if not hasattr(module, "run"):
+                print(f"   {name} has no run(): run it alone with python -m bench.{name}\n")
+                continue
+            mod_rows = module.run()
         except Exception:
             traceback.print_exc()
             failures.append(name)
