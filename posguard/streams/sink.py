@@ -131,10 +131,10 @@ class ClickHouseSink:
             "log_level": 3,
             **extra,
         })
+        security = {k: v for k, v in extra.items() if k.startswith(("security", "sasl", "ssl"))}
         self._deadletter = Producer({"bootstrap.servers": bootstrap, **PRODUCER_DEFAULTS,
-                                     "log_level": 3})
-        self._admin_conf = {"bootstrap.servers": bootstrap,
-                            **{k: v for k, v in extra.items() if k.startswith(("security", "sasl", "ssl"))}}
+                                     "log_level": 3, **security})
+        self._admin_conf = {"bootstrap.servers": bootstrap, **security}
         self._topic_ids: dict[str, str] = {}
         self.dedup_window = dedup_window
         self._recent: dict[int, RecentIds] = {}

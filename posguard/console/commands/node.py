@@ -31,6 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                             "the agents and store into --clickhouse (or chDB under --data).")
     worker.add_argument("--no-sink", action="store_true", help="run only the Faust agents")
     worker.add_argument("--no-agents", action="store_true", help="run only the sink")
+    worker.add_argument("--api", action="store_true",
+                        help="serve /api/health and /metrics (and the API) on --http")
     add_setting_flags(worker, *NODE_SETTINGS)
     worker.set_defaults(func=run_worker)
 
@@ -57,7 +59,7 @@ def run_worker(args: argparse.Namespace, settings: Settings) -> int:
 
     if not settings.kafka:
         raise SettingsError("posguard worker needs --kafka (or POSGUARD_KAFKA)")
-    return Node(settings, agents=not args.no_agents, sink=not args.no_sink, api=False,
+    return Node(settings, agents=not args.no_agents, sink=not args.no_sink, api=args.api,
                 ingest=False).run()
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 from posguard.store.backends.base import Rows
 from posguard.store.errors import QueryError, StoreUnavailable
@@ -42,8 +42,8 @@ class HttpBackend:
             self.client = clickhouse_connect.get_client(
                 host=u.hostname or "127.0.0.1",
                 port=u.port or (8443 if u.scheme == "https" else 8123),
-                username=u.username or "default",
-                password=u.password or "",
+                username=unquote(u.username or "default"),
+                password=unquote(u.password or ""),
                 secure=u.scheme == "https",
                 compress=False,
                 autogenerate_session_id=False,
