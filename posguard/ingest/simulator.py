@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 
 from posguard.model.events import PosEvent
 
-__all__ = ["ChainSimulator", "SimTerminal", "CATALOGUE", "run_simulation", "terminal_guid"]
+__all__ = ["ChainSimulator", "SimTerminal", "CATALOGUE", "PATTERNS", "run_simulation",
+           "terminal_guid"]
 
 # (name, article, barcode, price in kopecks, weighed)
 CATALOGUE: tuple[tuple[str, str, str, int, bool], ...] = (
@@ -45,6 +46,9 @@ CASHIERS = ("Ivanov I", "Petrova A", "Sidorov K", "Smirnova O", "Kuznetsov D", "
             "Vasiliev M", "Novikova T", "Morozov P", "Volkova S")
 CARDS = tuple(f"7788{n:08d}" for n in range(1, 400))
 _ALNUM = string.ascii_letters + string.digits
+_WAIT = "__wait__"  # a pause in a terminal's script (receipt left open)
+PATTERNS = ("delete", "cancel", "discount", "drawer", "keyed", "card", "refund",
+            "price_change", "low_total", "long_open")
 
 
 def terminal_guid(rng: random.Random) -> str:
@@ -61,6 +65,7 @@ class SimTerminal:
     channel: str
     receipt_no: int = 0
     pending: list[tuple[str, dict[str, object]]] = field(default_factory=list)
+    waits: dict[int, int] = field(default_factory=dict)
 
 
 class ChainSimulator:
@@ -70,8 +75,12 @@ class ChainSimulator:
         stores: number of stores.
         terminals: terminals per store.
         seed: random seed (same seed, same traffic).
-        fraud_rate: share of receipts that carry a suspicious pattern (deletes, cancels,
-            big discounts, drawer opens, hand-keyed items).
+        fraud_rate: share of receipts that carry a suspicious pattern, one of `PATTERNS`:
+            a delete without an admin, a cancel after positions, a large discount, a drawer
+            opened outside a receipt, hand-keyed items, an overused discount card, a large
+            refund (and a refund of an item just sold), a price change, a burst of near-zero
+            receipts, and a receipt left open over 15 minutes (the terminal pauses).
+            Restricted goods after 23:00 fire on their own at night store time.
     """
 
     def __init__(self, stores: int = 2, terminals: int = 4, seed: int = 1,
@@ -98,10 +107,17 @@ class ChainSimulator:
             out.append(("POS_CASHIER_LOGIN", {"text": term.cashier}))
             self._signed_in.add(term.guid)
         fraud = rng.random() < self.fraud_rate
-        pattern = rng.choice(("delete", "cancel", "discount", "drawer", "keyed", "card")) \
-            if fraud else ""
+        pattern = rng.choice(PATTERNS) if fraud else ""
+        if pattern == "refund":
+            return out + self._refund(term, op)
+        if pattern == "low_total":
+            return out + self._low_totals(term, op)
+        if pattern == "drawer":  # a no-sale: the drawer opened well after the last receipt
+            return out + [(_WAIT, {"seconds": 15}), ("POS_DRAWER_OPEN", {})]
         out.append(("POS_RECEIPT_OPEN", {"op_id": op}))
         n = max(1, int(rng.expovariate(1 / 6)))
+        if pattern == "keyed":  # a whole basket keyed by hand
+            n = max(n, 24)
         total = 0
         prices: dict[int, int] = {}
         for pos in range(1, min(n, 40) + 1):
@@ -122,6 +138,15 @@ class ChainSimulator:
             out.append(("POS_POSITION_ADD" if keyed else "POS_POSITION_ADD_BY_SCANNER", fields))
             prices[pos] = line
             total += line
+        if pattern == "price_change":
+            pos = rng.choice(list(prices))
+            new = prices[pos] // 2
+            out.append(("POS_POSITION_PRICE_CHANGE", {"op_id": op, "position": pos,
+                                                      "price": new, "price_per_unit": new}))
+            total -= prices[pos] - new
+            prices[pos] = new
+        if pattern == "long_open":
+            out.append((_WAIT, {"seconds": 16 * 60}))
         if pattern == "delete" or rng.random() < 0.02:
             pos = rng.choice(list(prices))
             out.append(("POS_POSITION_DELETE", {"op_id": op, "position": pos,
@@ -153,15 +178,56 @@ class ChainSimulator:
             else:
                 out.append(("POS_PAYMENT_CARD", {"op_id": op, "price": total}))
             out.append(("POS_RECEIPT_CLOSE", {"op_id": op, "price": total}))
-        if pattern == "drawer":
-            out.append(("POS_DRAWER_OPEN", {}))
+        return out
+
+    def _refund(self, term: SimTerminal, op: str) -> list[tuple[str, dict[str, object]]]:
+        """A return receipt of expensive goods (>= 1000.00), scanned."""
+        name, article, barcode, price, _ = CATALOGUE[10]  # coffee beans 1599.00
+        return [
+            ("POS_RECEIPT_RETURN", {"op_id": op}),
+            ("POS_POSITION_RETURN", {"op_id": op, "position": 1, "text": name,
+                                     "article": article, "barcode": barcode, "quantity": 1,
+                                     "price_per_unit": price, "price": price}),
+            ("POS_PAYMENT_CASH", {"op_id": op, "price": price}),
+            ("POS_RECEIPT_RETURN_CLOSE", {"op_id": op, "price": price}),
+        ]
+
+    def _low_totals(self, term: SimTerminal, op: str) -> list[tuple[str, dict[str, object]]]:
+        """Three receipts in a row for 0.90 each (a bag sold to cover for a till skim)."""
+        out: list[tuple[str, dict[str, object]]] = []
+        for k in range(3):
+            num = f"{op}-{k}"
+            out += [("POS_RECEIPT_OPEN", {"op_id": num}),
+                    ("POS_POSITION_ADD_BY_SCANNER", {"op_id": num, "position": 1,
+                                                     "text": "Plastic bag", "article": "99001",
+                                                     "barcode": "4600990000017", "quantity": 1,
+                                                     "price_per_unit": 90, "price": 90}),
+                    ("POS_PAYMENT_CASH", {"op_id": num, "price": 90}),
+                    ("POS_RECEIPT_CLOSE", {"op_id": num, "price": 90})]
         return out
 
     def next_event(self, now_us: int) -> PosEvent:
         """The next event of a random terminal, stamped at `now_us`."""
         term = self.rng.choice(self.terminals)
-        if not term.pending:
-            term.pending = self._script(term)
+        for _ in range(len(self.terminals) * 2):
+            if not term.pending:
+                term.pending = self._script(term)
+            if term.pending[0][0] != _WAIT:
+                break
+            wait = term.pending[0][1]
+            until = term.waits.setdefault(id(term.pending[0]), now_us + int(
+                wait["seconds"]) * 1_000_000)  # type: ignore[call-overload]
+            if now_us >= until:
+                term.pending.pop(0)
+                term.waits.clear()
+                if term.pending:
+                    break
+            term = self.rng.choice(self.terminals)  # this one is pausing: another speaks
+        else:
+            term = min(self.terminals, key=lambda t: len(t.pending))
+        if not term.pending or term.pending[0][0] == _WAIT:
+            term.pending = [p for p in term.pending if p[0] != _WAIT] or self._script(term)
+            term.pending = [p for p in term.pending if p[0] != _WAIT]
         etype, fields = term.pending.pop(0)
         self._seq += 1
         return PosEvent(
