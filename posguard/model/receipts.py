@@ -84,9 +84,6 @@ class TerminalState(msgspec.Struct, kw_only=True):
     admin_signed_in: bool = False
     receipt: OpenReceipt | None = None
     last_ts: int = 0
-    # Kafka offset of the last event folded in: a worker restarted after a crash replays
-    # events its table changelog already holds; they are skipped, not applied twice.
-    last_offset: int = -1
 
 
 def receipt_id(terminal: str, op_id: str, ts_open: int) -> str:

@@ -20,6 +20,7 @@ import msgspec
 from posguard.model.codec import decode_event, encode
 from posguard.model.errors import DecodeError
 from posguard.model.receipts import TerminalState, assemble
+from posguard.streams.table_values import KeyedValue, pack, remember, resend_for, unpack
 from posguard.streams.topics import Topics
 
 __all__ = ["WorkerConfig", "WorkerContext", "create_app", "Extension", "raw_schema"]
@@ -165,15 +166,25 @@ def _add_receipt_assembly(ctx: WorkerContext) -> None:
                 continue
             key = ev.pos_terminal.encode()
             raw = terminals.get(key)
-            state = _state_decoder.decode(raw) if raw else TerminalState()
             offset = event.message.offset
-            if offset <= state.last_offset:
-                ctx.count("events_replayed_skipped")
-                continue
+            if raw:
+                value = unpack(raw)
+                if offset <= value.offset:
+                    # a replay after a crash: state has it; resend the receipts it finished
+                    ctx.count("events_replayed_skipped")
+                    for out in resend_for(value, offset):
+                        await receipts_topic.send(key=key, value=out)
+                    continue
+                state = _state_decoder.decode(value.state)
+            else:
+                value = KeyedValue(offset=-1, state=b"")
+                state = TerminalState()
             state, done = assemble(state, ev)
-            state.last_offset = offset
-            terminals[key] = _state_encoder.encode(state)
-            for receipt in done:
-                await receipts_topic.send(key=key, value=encode(receipt))
+            outputs = [encode(r) for r in done]
+            value.offset, value.state = offset, _state_encoder.encode(state)
+            remember(value, offset, outputs)
+            terminals[key] = pack(value)
+            for out in outputs:
+                await receipts_topic.send(key=key, value=out)
             ctx.count("events_assembled")
             ctx.count("receipts_finished", len(done))

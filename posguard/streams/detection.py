@@ -8,14 +8,14 @@
   their states (the engine carries states over by detector GUID).
 Incidents go to pos.incidents (keyed by terminal); their ids are deterministic, so an event
 replayed after a crash yields the same incident, which the store keeps once.
-Each table value is an 8-byte Kafka offset + the msgpack state: events a restarted worker
-replays into state it already holds are skipped.
+Each table value is a `table_values.KeyedValue`: the state, the last source offset, and the
+incidents recently raised; events a restarted worker replays into state it already holds
+are skipped and their incidents sent again (at least once; ids dedupe in the store).
 """
 
 from __future__ import annotations
 
 import logging
-import struct
 
 import faust
 
@@ -25,11 +25,11 @@ from posguard.detectors.localtime import zones_from
 from posguard.model.codec import decode_event, encode
 from posguard.model.errors import DecodeError
 from posguard.streams.app import WorkerContext, raw_schema
+from posguard.streams.table_values import KeyedValue, pack, remember, resend_for, unpack
 
 __all__ = ["install_detection", "EngineHolder"]
 
 log = logging.getLogger(__name__)
-_OFFSET = struct.Struct(">q")
 
 
 class EngineHolder:
@@ -53,12 +53,6 @@ def install_detection(ctx: WorkerContext, zones: dict[str, str] | None = None) -
     t = ctx.config.topics
     incidents = ctx.incidents_topic
 
-    async def emit(incs: list, key: bytes) -> None:  # type: ignore[type-arg]
-        for inc in incs:
-            await incidents.send(key=key, value=encode(inc))
-        if incs:
-            ctx.count("incidents_raised", len(incs))
-
     def make_scope_agent(scope: str, source: faust.TopicT, key_of_terminal: bool) -> None:
         table = app.Table(f"detector_{scope}", schema=raw_schema(), key_type=bytes,
                           value_type=bytes,
@@ -81,16 +75,26 @@ def install_detection(ctx: WorkerContext, zones: dict[str, str] | None = None) -
                 raw = table.get(kb)
                 offset = event.message.offset
                 if raw:
-                    last = _OFFSET.unpack_from(raw)[0]
-                    if offset <= last:
+                    value = unpack(raw)
+                    if offset <= value.offset:
+                        # a replay after a crash: state has it; resend what it raised
                         ctx.count("detector_events_replayed_skipped")
+                        for out in resend_for(value, offset):
+                            await incidents.send(key=ev.pos_terminal.encode(), value=out)
                         continue
-                    state = decode_state(raw[_OFFSET.size:])
+                    state = decode_state(value.state)
                 else:
+                    value = KeyedValue(offset=-1, state=b"")
                     state = engine.initial(scope)  # type: ignore[arg-type]
                 state, incs = engine.step(scope, state, ev)  # type: ignore[arg-type]
-                table[kb] = _OFFSET.pack(offset) + encode_state(state)
-                await emit(incs, ev.pos_terminal.encode())
+                outputs = [encode(i) for i in incs]
+                value.offset, value.state = offset, encode_state(state)
+                remember(value, offset, outputs)
+                table[kb] = pack(value)
+                for out in outputs:
+                    await incidents.send(key=ev.pos_terminal.encode(), value=out)
+                if incs:
+                    ctx.count("incidents_raised", len(incs))
                 ctx.count(f"detector_{scope}_events")
 
         app.agent(source, name=f"detect_{scope}")(detect)
