@@ -24,10 +24,10 @@ __all__ = ["Node", "worker_config"]
 log = logging.getLogger(__name__)
 
 
-def worker_config(settings: Settings, bootstrap: str, embedded_broker: bool) -> Any:
+def worker_config(settings: Settings, bootstrap: str, tansu: bool) -> Any:
     from posguard.streams.app import WorkerConfig
 
-    batch = settings.producer_batch_bytes or (1 if embedded_broker else 16384)
+    batch = settings.producer_batch_bytes or (1 if tansu else 16384)
     return WorkerConfig(
         producer_batch_bytes=batch,
         bootstrap=bootstrap, topics=Topics(settings.topic_prefix), app_id=settings.app_id,
@@ -225,9 +225,13 @@ class Node:
         from faust.worker import Worker
 
         from posguard.streams.app import create_app
+        from posguard.streams.broker import is_tansu
         from posguard.streams.extensions import default_extensions
 
-        ctx = create_app(worker_config(self.settings, self.bootstrap, not self.settings.kafka),
+        tansu = not self.settings.kafka or (
+            not self.settings.producer_batch_bytes
+            and is_tansu(self.bootstrap, dict(self.settings.kafka_config)))
+        ctx = create_app(worker_config(self.settings, self.bootstrap, tansu),
                          default_extensions(self.terminal_zones()))
         self.worker_ctx = ctx
         if self.want_api:

@@ -69,8 +69,9 @@ FIELDS: dict[str, str] = {
     "session_timeout": "Kafka consumer group session timeout, seconds",
     "rebalance_timeout": "Kafka consumer group rebalance timeout, seconds",
     "sink_batch": "most messages per ClickHouse insert",
-    "producer_batch_bytes": "Faust producer batch size in bytes; 0 = 1 with the embedded "
-                            "broker (its high watermarks need one record per batch), else 16384",
+    "producer_batch_bytes": "Faust producer batch size in bytes; 0 = 1 on a Tansu broker "
+                            "(embedded or detected: its high watermarks need one record per "
+                            "batch), else 16384",
     "demo_rate": "events per second of demo traffic (posguard up --demo)",
     "demo_stores": "stores in demo traffic",
     "demo_terminals": "terminals per store in demo traffic",

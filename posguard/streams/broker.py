@@ -13,7 +13,7 @@ from types import TracebackType
 
 from posguard.streams.errors import BrokerError
 
-__all__ = ["EmbeddedBroker", "free_port", "wait_for_port"]
+__all__ = ["EmbeddedBroker", "free_port", "wait_for_port", "is_tansu"]
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -33,6 +33,17 @@ def wait_for_port(host: str, port: int, timeout: float) -> bool:
         except OSError:
             time.sleep(0.05)
     return False
+
+
+def is_tansu(bootstrap: str, extra: dict[str, object] | None = None) -> bool:
+    """Whether the cluster at `bootstrap` is a Tansu broker (its default cluster id)."""
+    from confluent_kafka.admin import AdminClient
+
+    try:
+        md = AdminClient({"bootstrap.servers": bootstrap, **(extra or {})}).list_topics(timeout=10)
+    except Exception:  # unreachable: the caller's own connection attempt will say so
+        return False
+    return str(md.cluster_id or "").startswith("tansu")
 
 
 def _die_with_parent() -> None:
