@@ -16,10 +16,12 @@ import pytest
 from tests.faults.harness import (
     FAUST_STATE_REASON,
     SUMMARY,
+    Diagnosed,
     Outcome,
     PublisherTraffic,
     Stack,
     chain_events,
+    diagnosed,
     faust_changelogs_raw,
     ready,
     reconcile,
@@ -30,7 +32,7 @@ from tests.faults.harness import (
 
 pytestmark = [pytest.mark.timeout(300)]
 faust_state = pytest.mark.xfail(condition=not faust_changelogs_raw(), strict=True,
-                                reason=FAUST_STATE_REASON)
+                                raises=Diagnosed, reason=FAUST_STATE_REASON)
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +87,7 @@ def test_worker_sigkill_x3_events(killed_thrice: Outcome) -> None:
 
 @faust_state
 def test_worker_sigkill_x3_incidents(killed_thrice: Outcome) -> None:
-    assert killed_thrice.incidents_clean, killed_thrice.explain()
+    diagnosed(killed_thrice.incidents_clean, killed_thrice.explain())
 
 
 @pytest.fixture(scope="module")
@@ -113,4 +115,4 @@ def test_takeover_events(takeover: Outcome) -> None:
 
 @faust_state
 def test_takeover_incidents(takeover: Outcome) -> None:
-    assert takeover.incidents_clean, takeover.explain()
+    diagnosed(takeover.incidents_clean, takeover.explain())
