@@ -15,7 +15,8 @@ from posguard.store.schema import EVENT_COLUMNS, INCIDENT_COLUMNS, RECEIPT_COLUM
 
 __all__ = [
     "insert_events", "insert_receipts", "insert_incidents", "event_columns", "stored_offsets",
-    "insert_new_incidents", "recent_event_ids", "insert_frauds",
+    "insert_new_incidents", "recent_event_ids", "insert_frauds", "new_incidents",
+    "new_receipts",
 ]
 
 _EVENT_FIELDS = EVENT_COLUMNS[:-3]  # the kafka_* columns come from the sink
@@ -71,20 +72,39 @@ def insert_incidents(backend: Backend, incidents: Sequence[Incident], version: i
         backend.insert(f"{backend.database}.incidents", INCIDENT_COLUMNS, cols, dedup_token)
 
 
+def new_incidents(backend: Backend, incidents: Sequence[Incident]) -> list[Incident]:
+    """The incidents whose id is not stored yet, each once (the table is keyed by id)."""
+    if not incidents:
+        return []
+    rows = backend.query(
+        f"SELECT DISTINCT id FROM {backend.database}.incidents WHERE id IN {{ids:Array(String)}}",
+        {"ids": list({i.id for i in incidents})})
+    known = {r[0] for r in rows.rows}
+    return list({i.id: i for i in incidents if i.id not in known}.values())
+
+
+def new_receipts(backend: Backend, receipts: Sequence[Receipt]) -> list[Receipt]:
+    """The receipts whose id is not stored yet, each once (looked up by close time first,
+    the table's sort key, so the check reads a few granules)."""
+    if not receipts:
+        return []
+    rows = backend.query(
+        f"SELECT DISTINCT receipt_id FROM {backend.database}.receipts "
+        "WHERE ts_close >= {t0:Int64} AND ts_close <= {t1:Int64} "
+        "AND receipt_id IN {ids:Array(String)}",
+        {"t0": min(r.ts_close for r in receipts), "t1": max(r.ts_close for r in receipts),
+         "ids": list({r.receipt_id for r in receipts})})
+    known = {r[0] for r in rows.rows}
+    return list({r.receipt_id: r for r in receipts if r.receipt_id not in known}.values())
+
+
 def insert_new_incidents(backend: Backend, incidents: Sequence[Incident]) -> int:
     """Insert only the incidents whose id is not stored yet (archive reruns add nothing).
 
     Returns:
         How many were new.
     """
-    if not incidents:
-        return 0
-    ids = list({i.id for i in incidents})
-    rows = backend.query(
-        f"SELECT DISTINCT id FROM {backend.database}.incidents WHERE id IN {{ids:Array(String)}}",
-        {"ids": ids})
-    known = {r[0] for r in rows.rows}
-    fresh = list({i.id: i for i in incidents if i.id not in known}.values())
+    fresh = new_incidents(backend, incidents)
     insert_incidents(backend, fresh)
     return len(fresh)
 

@@ -157,3 +157,28 @@ def test_events_republished_by_an_adapter_are_stored_once(kafka_bootstrap, topic
         assert wait_for(lambda: sink.stats.duplicates_dropped >= 100)
         assert sink.stats.events == 0
     assert counts(store) == (800, 800)
+
+
+def test_resent_receipts_and_incidents_are_stored_once(kafka_bootstrap, topics, store) -> None:  # type: ignore[no-untyped-def]
+    from posguard.model.codec import encode
+    from posguard.model.incidents import Incident
+    from posguard.model.receipts import Receipt
+
+    p = Producer({"bootstrap.servers": kafka_bootstrap})
+    receipts = [Receipt(receipt_id=f"r{i}", pos_terminal="T1", op_id=str(i), ts_open=T0 + i,
+                        ts_close=T0 + i + 5, status="closed") for i in range(20)]
+    incidents = [Incident(id=f"i{i}", detector="D", type_name="t", terminal_guid="T1",
+                          ts_created=T0 + i, related_ts=[T0 + i]) for i in range(10)]
+    for _ in range(2):  # a worker that resends everything after a crash
+        for r in receipts:
+            p.produce(topics.receipts, key=b"T1", value=encode(r))
+        for inc in incidents:
+            p.produce(topics.incidents, key=b"T1", value=encode(inc))
+    p.flush(10)
+    db = store.database
+    with running_sink(kafka_bootstrap, topics, store) as sink:
+        assert wait_for(lambda: sink.stats.receipts + sink.stats.incidents
+                        + sink.stats.duplicates_dropped >= 60)
+    assert store.query(f"SELECT count(), uniqExact(receipt_id) FROM {db}.receipts").rows == \
+        [(20, 20)]
+    assert store.query(f"SELECT count(), uniqExact(id) FROM {db}.incidents").rows == [(10, 10)]
