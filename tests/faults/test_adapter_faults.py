@@ -136,6 +136,7 @@ def broker_outage(make_stack: Any) -> BrokerOutage:
 
         recover = wait_until(caught_up, 60, "the spool to be stored", [a, w], 0.1,
                              soft=True) + (t_up - t_down)
+        ready(stack, w)
         traffic.join()
         acked = traffic.acknowledged()
         sent_at = {ev.event_id: when for ev, when, _ in traffic.sent}
