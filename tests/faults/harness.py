@@ -590,6 +590,13 @@ def reconcile(stack: Stack, sent: Sequence[PosEvent], acked: Sequence[PosEvent],
     if last:
         notes.append(f"their triggering events are at positions {last[:3]}..{last[-3:]} "
                      f"of {len(sent)} sent")
+    extra = sorted(set(rows) - expected)
+    if extra:
+        for iid, det, rel in stack.backend.query(
+                f"SELECT id, detector, related_events FROM {stack.db}.incidents "
+                "WHERE id IN {ids:Array(String)} AND version = 0", {"ids": extra[:5]}).rows:
+            notes.append(f"extra {iid} {det} on events at "
+                         f"{[pos_of.get(r, -1) for r in rel][:8]}")
     final, distinct = stack.backend.query(
         f"SELECT count(), uniqExact(id) FROM {stack.db}.incidents FINAL WHERE version = 0"
     ).rows[0]

@@ -66,11 +66,12 @@ def killed_thrice(make_stack: Any) -> Outcome:
     ready(stack, w)
     events = chain_events(3000, seed=101)
     traffic = PublisherTraffic(stack.bootstrap, stack.topics, events, rate=100).start()
-    recover = []
+    recover, kills = [], []
     for k in range(3):
         wait_until(lambda k=k: traffic.progress() >= (k + 1) / 4, 120, "traffic progress")
         t_kill = time.monotonic()
         w.kill()
+        kills.append(len(traffic.acked))
         w.start()
         recovered(stack, traffic, t_kill, [w])
         ready(stack, w)  # the agents too (they come up after the sink)
@@ -79,6 +80,7 @@ def killed_thrice(make_stack: Any) -> Outcome:
     settle(stack, len(traffic.acked), procs=[w])
     out = reconcile(stack, events, traffic.acked)
     out.recover_seconds = max(recover)
+    out.notes.append(f"killed after {kills} events")
     SUMMARY.add("1 worker SIGKILL x3", out)
     return out
 
