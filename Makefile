@@ -19,8 +19,10 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/posguard up --demo
 
+# The fault suite (tests/faults, ~6 min, processes killed on purpose) runs with `make test-faults`;
+# it stays out of `make test` until its last flaky finding is fixed (docs/faults.md).
 test: $(STAMP)
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest tests --ignore=tests/faults
 
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit
