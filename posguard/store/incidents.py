@@ -16,6 +16,7 @@ from posguard.model.events import PosEvent
 from posguard.model.incident_filters import IncidentFilter, IncidentFlag, statuses_of
 from posguard.model.incidents import Incident
 from posguard.store.backends.base import Backend
+from posguard.store.params import Params
 from posguard.store.schema import EVENT_COLUMNS, INCIDENT_COLUMNS
 from posguard.store.writer import insert_incidents
 
@@ -43,17 +44,7 @@ class HistoryRow(msgspec.Struct, frozen=True, kw_only=True):
     comment: str
 
 
-class _Params:
-    def __init__(self) -> None:
-        self.values: dict[str, Any] = {}
-
-    def add(self, value: Any, typ: str) -> str:
-        name = f"p{len(self.values)}"
-        self.values[name] = value
-        return f"{{{name}:{typ}}}"
-
-
-def _where(f: IncidentFilter, t0: int | None, t1: int | None, p: _Params) -> str:
+def _where(f: IncidentFilter, t0: int | None, t1: int | None, p: Params) -> str:
     conds = ["1"]
     if t0 is not None:
         conds.append(f"ts_created >= {p.add(t0, 'Int64')}")
@@ -92,7 +83,7 @@ def search_incidents(backend: Backend, f: IncidentFilter, t0: int | None = None,
     Returns:
         (incident, version) pairs, at most `f.limit` of them (-1 = all).
     """
-    p = _Params()
+    p = Params()
     sql = (f"SELECT {_SELECT} FROM {backend.database}.incidents FINAL "
            f"WHERE {_where(f, t0, t1, p)} ORDER BY ts_created DESC, id")
     if f.limit >= 0:
@@ -105,7 +96,7 @@ def search_incidents(backend: Backend, f: IncidentFilter, t0: int | None = None,
 def count_incidents(backend: Backend, f: IncidentFilter, t0: int | None = None,
                     t1: int | None = None) -> int:
     """How many incidents match (ignoring `f.limit`)."""
-    p = _Params()
+    p = Params()
     sql = (f"SELECT count() FROM {backend.database}.incidents FINAL "
            f"WHERE {_where(f, t0, t1, p)}")
     return int(backend.query(sql, p.values).scalar() or 0)
@@ -163,7 +154,7 @@ def receipt_events(backend: Backend, terminal: str, op_id: str, around: int,
 def incidents_since(backend: Backend, since: int, stores: tuple[str, ...] = (),
                     limit: int = 1000) -> list[tuple[Incident, int]]:
     """Incidents created at or after `since` (microseconds), oldest first: the live view."""
-    p = _Params()
+    p = Params()
     conds = [f"ts_created >= {p.add(since, 'Int64')}"]
     if stores:
         conds.append(f"store IN {p.add(list(stores), 'Array(String)')}")

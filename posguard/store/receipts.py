@@ -13,6 +13,7 @@ from typing import Any
 
 from posguard.model.events import PosEvent
 from posguard.store.backends.base import Backend
+from posguard.store.params import Params
 from posguard.store.schema import EVENT_COLUMNS, RECEIPT_COLUMNS
 
 __all__ = ["ReceiptQuery", "Range", "search_receipts", "count_receipts", "events_since",
@@ -66,18 +67,8 @@ class ReceiptQuery:
     not_contains_events: tuple[str, ...] = ()
 
 
-class _Params:
-    def __init__(self) -> None:
-        self.values: dict[str, Any] = {}
-
-    def add(self, value: Any, typ: str) -> str:
-        name = f"p{len(self.values)}"
-        self.values[name] = value
-        return f"{{{name}:{typ}}}"
-
-
 def _events_subquery(db: str, q: ReceiptQuery, types: tuple[str, ...], all_of: bool,
-                     p: _Params) -> str:
+                     p: Params) -> str:
     conds = [f"type IN {p.add(list(types), 'Array(String)')}", "op_id != ''"]
     if q.t0 is not None:
         conds.append(f"ts_received >= {p.add(q.t0 - EVENT_SLACK, 'Int64')}")
@@ -90,7 +81,7 @@ def _events_subquery(db: str, q: ReceiptQuery, types: tuple[str, ...], all_of: b
             f"WHERE {' AND '.join(conds)} GROUP BY pos_terminal, op_id{having})")
 
 
-def _where(db: str, q: ReceiptQuery, p: _Params) -> str:
+def _where(db: str, q: ReceiptQuery, p: Params) -> str:
     conds = ["1"]
     if q.t0 is not None:
         conds.append(f"ts_close >= {p.add(q.t0, 'Int64')}")
@@ -123,7 +114,7 @@ def _where(db: str, q: ReceiptQuery, p: _Params) -> str:
 def search_receipts(backend: Backend, q: ReceiptQuery, limit: int = 100,
                     offset: int = 0) -> list[dict[str, Any]]:
     """Receipts matching `q`, newest close first, as dicts of RECEIPT_FIELDS."""
-    p = _Params()
+    p = Params()
     db = backend.database
     sql = (f"SELECT {_SELECT} FROM {db}.receipts FINAL WHERE {_where(db, q, p)} "
            f"ORDER BY ts_close DESC, receipt_id LIMIT {p.add(int(limit), 'UInt64')} "
@@ -133,7 +124,7 @@ def search_receipts(backend: Backend, q: ReceiptQuery, limit: int = 100,
 
 def count_receipts(backend: Backend, q: ReceiptQuery) -> int:
     """How many receipts match `q`."""
-    p = _Params()
+    p = Params()
     db = backend.database
     sql = f"SELECT count() FROM {db}.receipts FINAL WHERE {_where(db, q, p)}"
     return int(backend.query(sql, p.values).scalar() or 0)
@@ -148,7 +139,7 @@ def events_since(backend: Backend, since: int, stores: tuple[str, ...] = (),
         stores: only these stores (empty = all).
         limit: most events per call; the caller advances `since` and calls again.
     """
-    p = _Params()
+    p = Params()
     conds = [f"ts_received >= {p.add(since, 'Int64')}"]
     if stores:
         conds.append(f"store IN {p.add(list(stores), 'Array(String)')}")

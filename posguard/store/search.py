@@ -13,6 +13,7 @@ from typing import Any
 from posguard.model.events import PosEvent
 from posguard.model.filters import EventFilter, SearchFlags, StringFilter
 from posguard.store.backends.base import Backend
+from posguard.store.params import Params
 from posguard.store.schema import EVENT_COLUMNS
 
 __all__ = ["SearchQuery", "build_event_search", "search_events", "iter_events", "count_events",
@@ -31,17 +32,7 @@ class SearchQuery:
     params: dict[str, Any] = field(default_factory=dict)
 
 
-class _Params:
-    def __init__(self) -> None:
-        self.values: dict[str, Any] = {}
-
-    def add(self, value: Any, typ: str) -> str:
-        name = f"p{len(self.values)}"
-        self.values[name] = value
-        return f"{{{name}:{typ}}}"
-
-
-def _string_condition(col: str, sf: StringFilter, p: _Params) -> str:
+def _string_condition(col: str, sf: StringFilter, p: Params) -> str:
     flags = int(sf.flags)
     cs = bool(flags & SearchFlags.CASE_SENSITIVE)
     mode = flags & ~SearchFlags.CASE_SENSITIVE
@@ -56,7 +47,7 @@ def _string_condition(col: str, sf: StringFilter, p: _Params) -> str:
     return f"position({target}, {val}) > 0"
 
 
-def _where(db: str, t0: int, t1: int, f: EventFilter, p: _Params) -> str:
+def _where(db: str, t0: int, t1: int, f: EventFilter, p: Params) -> str:
     conds = [f"ts_received >= {p.add(t0, 'Int64')}", f"ts_received <= {p.add(t1, 'Int64')}"]
     if f.terminals:
         conds.append(f"pos_terminal IN {p.add(list(f.terminals), 'Array(String)')}")
@@ -81,7 +72,7 @@ def build_event_search(db: str, t0: int, t1: int, f: EventFilter, limit: int = D
         >>> "O'Brien" in q.sql, q.params["p2"]
         (False, ['O\\'Brien'])
     """
-    p = _Params()
+    p = Params()
     where = _where(db, t0, t1, f, p)
     order = "DESC" if newest_first else "ASC"
     sql = (f"SELECT {_SELECT} FROM {db}.events WHERE {where} "
@@ -104,7 +95,7 @@ def search_events(backend: Backend, t0: int, t1: int, f: EventFilter,
 
 def count_events(backend: Backend, t0: int, t1: int, f: EventFilter | None = None) -> int:
     """How many stored events match."""
-    p = _Params()
+    p = Params()
     where = _where(backend.database, t0, t1, f or EventFilter(), p)
     return int(backend.query(
         f"SELECT count() FROM {backend.database}.events WHERE {where}", p.values).scalar())
@@ -128,7 +119,7 @@ def iter_events(backend: Backend, t0: int, t1: int, terminals: tuple[str, ...] =
     db = backend.database
     last: tuple[str, int, str] = ("", -1, "")
     while True:
-        p = _Params()
+        p = Params()
         conds = [f"ts_in_receipt >= {p.add(t0, 'Int64')}", f"ts_in_receipt <= {p.add(t1, 'Int64')}",
                  f"(pos_terminal, ts_in_receipt, event_id) > ({p.add(last[0], 'String')}, "
                  f"{p.add(last[1], 'Int64')}, {p.add(last[2], 'String')})"]
