@@ -55,7 +55,7 @@ from posguard.store.schema import EVENT_COLUMNS
 from posguard.streams.broker import free_port, wait_for_port
 from posguard.streams.topics import Topics, ensure_topics
 
-__all__ = ["Diagnosed", "diagnosed", "ACK_WINDOW", "PARTITIONS", "Proc", "Stack", "PublisherTraffic", "TerminalTraffic",
+__all__ = ["Diagnosed", "diagnosed", "REPARTITION_REASON", "repartition_duplicates", "ACK_WINDOW", "PARTITIONS", "Proc", "Stack", "PublisherTraffic", "TerminalTraffic",
            "Outcome", "reconcile", "chain_events", "wait_until", "Summary", "SUMMARY"]
 
 PARTITIONS = 4
@@ -460,6 +460,44 @@ FAUST_STATE_REASON = (  # fixed in d8eb312 (the condition is then false); kept a
     "value_type=bytes, schema=raw_schema(), ...) in both places.")
 
 
+REPARTITION_REASON = (
+    "Cross-terminal detector state counts an event twice after a worker crash: "
+    "streams/detection.py route_<scope> re-sends the events it forwarded since the last "
+    "commit of pos.events when a killed worker's replacement replays them; the copies land on "
+    "pos.detect.cashier/card at new offsets, so detect_<scope>'s offset guard (it compares "
+    "repartition offsets) applies them again (e.g. PGD00009 cashier voids with one delete in "
+    "related_events twice: an extra or early incident). Fix: make the guard use the source "
+    "position: route_<scope> forwards (pos.events partition, offset) with the event (a header or "
+    "a prefix of the value) and the scope table keeps the highest source offset applied per "
+    "source partition and key (or a bounded set of recent event ids), skipping what it has.")
+
+
+def repartition_duplicates(stack: Stack, timeout: float = 5.0) -> int:
+    """Events carried more than once on the cashier/card repartition topics."""
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+    from posguard.model.codec import decode_event
+
+    c = Consumer({"bootstrap.servers": stack.bootstrap, "group.id": uuid.uuid4().hex,
+                  "enable.partition.eof": True})
+    tps = [TopicPartition(stack.topics.repartition(s), p, OFFSET_BEGINNING)
+           for s in ("cashier", "card") for p in range(PARTITIONS)]
+    c.assign(tps)
+    seen: Counter[tuple[str, str]] = Counter()
+    eof: set[tuple[str, int]] = set()
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline and len(eof) < len(tps):
+            for m in c.consume(1000, 0.5):
+                if m.error() is not None:
+                    eof.add((m.topic(), m.partition()))
+                    continue
+                seen[(m.topic(), decode_event(m.value() or b"").event_id)] += 1
+    finally:
+        c.close()
+    return sum(n - 1 for n in seen.values() if n > 1)
+
+
 def wait_port(port: int, timeout: float = 30) -> None:
     assert wait_for_port("127.0.0.1", port, timeout), f"nothing listens on {port}"
 
@@ -486,6 +524,7 @@ class Outcome:
     notes: list[str] = field(default_factory=list)
     incidents_final_rows: int = 0
     incidents_distinct: int = 0
+    repartition_doubles: int = 0
 
     @property
     def events_clean(self) -> bool:

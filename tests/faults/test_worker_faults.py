@@ -15,6 +15,7 @@ import pytest
 
 from tests.faults.harness import (
     FAUST_STATE_REASON,
+    REPARTITION_REASON,
     SUMMARY,
     Diagnosed,
     Outcome,
@@ -26,6 +27,7 @@ from tests.faults.harness import (
     ready,
     reconcile,
     recovered,
+    repartition_duplicates,
     settle,
     wait_until,
 )
@@ -81,6 +83,8 @@ def killed_thrice(make_stack: Any) -> Outcome:
     out = reconcile(stack, events, traffic.acked)
     out.recover_seconds = max(recover)
     out.notes.append(f"killed after {kills} events")
+    out.repartition_doubles = repartition_duplicates(stack)
+    out.notes.append(f"{out.repartition_doubles} events twice on the repartition topics")
     SUMMARY.add("1 worker SIGKILL x3", out)
     return out
 
@@ -91,7 +95,16 @@ def test_worker_sigkill_x3_events(killed_thrice: Outcome) -> None:
 
 @faust_state
 def test_worker_sigkill_x3_incidents(killed_thrice: Outcome) -> None:
+    if not killed_thrice.incidents_clean and killed_thrice.repartition_doubles:
+        # Whether a re-routed copy changes an incident depends on where the kill lands:
+        # the deterministic check is the strict xfail below.
+        pytest.xfail(REPARTITION_REASON + " -- " + killed_thrice.explain())
     diagnosed(killed_thrice.incidents_clean, killed_thrice.explain())
+
+
+@pytest.mark.xfail(strict=True, raises=Diagnosed, reason=REPARTITION_REASON)
+def test_worker_sigkill_x3_repartition_carries_each_event_once(killed_thrice: Outcome) -> None:
+    diagnosed(killed_thrice.repartition_doubles == 0, killed_thrice.explain())
 
 
 @pytest.fixture(scope="module")
