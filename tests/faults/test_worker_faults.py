@@ -85,7 +85,10 @@ def killed_thrice(make_stack: Any) -> Outcome:
     out.notes.append(f"killed after {kills} events")
     out.repartition_doubles = repartition_duplicates(stack)
     out.notes.append(f"{out.repartition_doubles} events twice on the repartition topics")
-    SUMMARY.add("1 worker SIGKILL x3", out)
+    SUMMARY.add("1 worker SIGKILL x3", out,
+                f"incidents {out.incidents_rows}/{out.incidents_expected} missing "
+                f"{len(out.incidents_missing)} extra {len(out.incidents_extra)}; "
+                f"{out.repartition_doubles} events twice on repartition topics")
     return out
 
 
