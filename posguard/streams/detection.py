@@ -25,7 +25,14 @@ from posguard.detectors.localtime import zones_from
 from posguard.model.codec import decode_event, encode
 from posguard.model.errors import DecodeError
 from posguard.streams.app import WorkerContext, raw_schema
-from posguard.streams.table_values import KeyedValue, pack, remember, resend_for, unpack
+from posguard.streams.table_values import (
+    KeyedValue,
+    already_seen,
+    pack,
+    remember,
+    resend_for,
+    unpack,
+)
 
 __all__ = ["install_detection", "EngineHolder"]
 
@@ -53,7 +60,7 @@ def install_detection(ctx: WorkerContext, zones: dict[str, str] | None = None) -
     t = ctx.config.topics
     incidents = ctx.incidents_topic
 
-    def make_scope_agent(scope: str, source: faust.TopicT, key_of_terminal: bool) -> None:
+    def make_scope_agent(scope: str, source: faust.TopicT, dedup_ids: bool) -> None:
         table = app.Table(f"detector_{scope}", schema=raw_schema(), key_type=bytes,
                           value_type=bytes,
                           partitions=ctx.config.partitions,
@@ -82,9 +89,15 @@ def install_detection(ctx: WorkerContext, zones: dict[str, str] | None = None) -
                         for out in resend_for(value, offset):
                             await incidents.send(key=ev.pos_terminal.encode(), value=out)
                         continue
+                    if dedup_ids and already_seen(value, ev.event_id):
+                        # forwarded twice by a restarted router: applied already
+                        ctx.count("detector_events_repartition_duplicates")
+                        continue
                     state = decode_state(value.state)
                 else:
                     value = KeyedValue(offset=-1, state=b"")
+                    if dedup_ids:
+                        already_seen(value, ev.event_id)
                     state = engine.initial(scope)  # type: ignore[arg-type]
                 state, incs = engine.step(scope, state, ev)  # type: ignore[arg-type]
                 outputs = [encode(i) for i in incs]
@@ -99,7 +112,7 @@ def install_detection(ctx: WorkerContext, zones: dict[str, str] | None = None) -
 
         app.agent(source, name=f"detect_{scope}")(detect)
 
-    make_scope_agent("terminal", ctx.events_topic, True)
+    make_scope_agent("terminal", ctx.events_topic, dedup_ids=False)
     for scope in ("cashier", "card"):
         repartition = app.topic(t.repartition(scope), schema=raw_schema(),
                                 partitions=ctx.config.partitions)
@@ -121,7 +134,7 @@ def install_detection(ctx: WorkerContext, zones: dict[str, str] | None = None) -
             app.agent(ctx.events_topic, name=f"route_{scope}")(route)
 
         make_router(scope, repartition)
-        make_scope_agent(scope, repartition, False)
+        make_scope_agent(scope, repartition, dedup_ids=True)
 
     config_topic = app.topic(t.detectors, schema=raw_schema(), partitions=1)
 

@@ -11,18 +11,22 @@ from __future__ import annotations
 
 import msgspec
 
-__all__ = ["KeyedValue", "pack", "unpack", "remember", "resend_for"]
+__all__ = ["KeyedValue", "pack", "unpack", "remember", "resend_for", "already_seen"]
 
 RECENT_OUTPUTS = 32  # outputs remembered per key: far more than one commit interval holds
+RECENT_IDS = 256  # event ids remembered per key of a repartitioned scope
 
 
 class KeyedValue(msgspec.Struct, array_like=True):
     """offset: the last source offset folded in; state: the encoded state; sent: recent
-    (source offset, [encoded outputs]) pairs, oldest first."""
+    (source offset, [encoded outputs]) pairs, oldest first; seen: the ids of the key's most
+    recent events (a repartition topic can carry an event twice when the router that
+    forwarded it was restarted: its copy has a new offset, so only the id tells)."""
 
     offset: int
     state: bytes
     sent: list[tuple[int, list[bytes]]] = msgspec.field(default_factory=list)
+    seen: list[str] = msgspec.field(default_factory=list)
 
 
 _enc = msgspec.msgpack.Encoder()
@@ -47,3 +51,14 @@ def remember(value: KeyedValue, offset: int, outputs: list[bytes]) -> None:
 def resend_for(value: KeyedValue, offset: int) -> list[bytes]:
     """What the event at `offset` sent, when a replay skips it."""
     return [o for off, outs in value.sent if off == offset for o in outs]
+
+
+def already_seen(value: KeyedValue, event_id: str) -> bool:
+    """True when `event_id` was folded in already; otherwise remember it (bounded)."""
+    if not event_id:
+        return False
+    if event_id in value.seen:
+        return True
+    value.seen.append(event_id)
+    del value.seen[:-RECENT_IDS]
+    return False

@@ -55,7 +55,7 @@ from posguard.store.schema import EVENT_COLUMNS
 from posguard.streams.broker import free_port, wait_for_port
 from posguard.streams.topics import Topics, ensure_topics
 
-__all__ = ["Diagnosed", "diagnosed", "REPARTITION_REASON", "repartition_duplicates", "ACK_WINDOW", "PARTITIONS", "Proc", "Stack", "PublisherTraffic", "TerminalTraffic",
+__all__ = ["Diagnosed", "diagnosed", "repartition_duplicates", "ACK_WINDOW", "PARTITIONS", "Proc", "Stack", "PublisherTraffic", "TerminalTraffic",
            "Outcome", "reconcile", "chain_events", "wait_until", "Summary", "SUMMARY"]
 
 PARTITIONS = 4
@@ -458,18 +458,6 @@ FAUST_STATE_REASON = (  # fixed in d8eb312 (the condition is then false); kept a
     "... utf-8 codec can't decode'); detectors restart from empty state and miss incidents "
     "whose receipts/windows span the restart. Fix: app.Table(name, key_type=bytes, "
     "value_type=bytes, schema=raw_schema(), ...) in both places.")
-
-
-REPARTITION_REASON = (
-    "Cross-terminal detector state counts an event twice after a worker crash: "
-    "streams/detection.py route_<scope> re-sends the events it forwarded since the last "
-    "commit of pos.events when a killed worker's replacement replays them; the copies land on "
-    "pos.detect.cashier/card at new offsets, so detect_<scope>'s offset guard (it compares "
-    "repartition offsets) applies them again (e.g. PGD00009 cashier voids with one delete in "
-    "related_events twice: an extra or early incident). Fix: make the guard use the source "
-    "position: route_<scope> forwards (pos.events partition, offset) with the event (a header or "
-    "a prefix of the value) and the scope table keeps the highest source offset applied per "
-    "source partition and key (or a bounded set of recent event ids), skipping what it has.")
 
 
 def repartition_duplicates(stack: Stack, timeout: float = 5.0) -> int:

@@ -15,7 +15,6 @@ import pytest
 
 from tests.faults.harness import (
     FAUST_STATE_REASON,
-    REPARTITION_REASON,
     SUMMARY,
     Diagnosed,
     Outcome,
@@ -98,16 +97,9 @@ def test_worker_sigkill_x3_events(killed_thrice: Outcome) -> None:
 
 @faust_state
 def test_worker_sigkill_x3_incidents(killed_thrice: Outcome) -> None:
-    if not killed_thrice.incidents_clean and killed_thrice.repartition_doubles:
-        # Whether a re-routed copy changes an incident depends on where the kill lands:
-        # the deterministic check is the strict xfail below.
-        pytest.xfail(REPARTITION_REASON + " -- " + killed_thrice.explain())
+    # A restarted router may forward an event to pos.detect.<scope> twice (at least once,
+    # counted in the summary); detect_<scope> skips the copy by event id (finding 4, fixed).
     diagnosed(killed_thrice.incidents_clean, killed_thrice.explain())
-
-
-@pytest.mark.xfail(strict=True, raises=Diagnosed, reason=REPARTITION_REASON)
-def test_worker_sigkill_x3_repartition_carries_each_event_once(killed_thrice: Outcome) -> None:
-    diagnosed(killed_thrice.repartition_doubles == 0, killed_thrice.explain())
 
 
 @pytest.fixture(scope="module")

@@ -25,3 +25,14 @@ def test_memory_is_bounded() -> None:
         remember(v, off, [b"x"])
     assert len(v.sent) == RECENT_OUTPUTS
     assert resend_for(v, 0) == [] and resend_for(v, RECENT_OUTPUTS * 3 - 1) == [b"x"]
+
+
+def test_seen_ids_catch_a_repeat_and_stay_bounded() -> None:
+    from posguard.streams.table_values import RECENT_IDS, already_seen
+
+    v = KeyedValue(offset=0, state=b"")
+    assert not already_seen(v, "e1") and already_seen(v, "e1")
+    assert not already_seen(v, "")  # events without an id are never called repeats
+    for i in range(RECENT_IDS * 2):
+        already_seen(v, f"x{i}")
+    assert len(v.seen) == RECENT_IDS and not already_seen(v, "e1")
