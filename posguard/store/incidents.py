@@ -51,16 +51,16 @@ def _where(f: IncidentFilter, t0: int | None, t1: int | None, p: Params) -> str:
     if t1 is not None:
         conds.append(f"ts_created <= {p.add(t1, 'Int64')}")
     if f.cashiers:
-        conds.append(f"cashier_name IN {p.add(list(f.cashiers), 'Array(String)')}")
+        conds.append(p.any_of("cashier_name", f.cashiers))
     if f.terminals:
-        conds.append(f"terminal_guid IN {p.add(list(f.terminals), 'Array(String)')}")
+        conds.append(p.any_of("terminal_guid", f.terminals))
     if f.experts:
-        conds.append(f"expert IN {p.add(list(f.experts), 'Array(String)')}")
+        conds.append(p.any_of("expert", f.experts))
     if f.detectors_names:
-        names = p.add(list(f.detectors_names), "Array(String)")
+        names = p.strings(f.detectors_names)
         conds.append(f"(detector IN {names} OR type_name IN {names})")
     if f.incidents_ids:
-        ids = p.add(list(f.incidents_ids), "Array(String)")
+        ids = p.strings(f.incidents_ids)
         conds.append(f"(id IN {ids} OR type_id IN {ids})")
     statuses = statuses_of(f.flags)
     if statuses:
@@ -157,7 +157,7 @@ def incidents_since(backend: Backend, since: int, stores: tuple[str, ...] = (),
     p = Params()
     conds = [f"ts_created >= {p.add(since, 'Int64')}"]
     if stores:
-        conds.append(f"store IN {p.add(list(stores), 'Array(String)')}")
+        conds.append(p.any_of("store", stores))
     sql = (f"SELECT {_SELECT} FROM {backend.database}.incidents FINAL "
            f"WHERE {' AND '.join(conds)} ORDER BY ts_created, id LIMIT {p.add(limit, 'UInt64')}")
     return [_to_incident(r) for r in backend.query(sql, p.values).rows]

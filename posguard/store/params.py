@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 __all__ = ["Params"]
@@ -23,3 +24,17 @@ class Params:
         name = f"p{len(self.values)}"
         self.values[name] = value
         return f"{{{name}:{typ}}}"
+
+    def strings(self, values: Iterable[str]) -> str:
+        """The placeholder of a list of strings (Array(String))."""
+        return self.add(list(values), "Array(String)")
+
+    def any_of(self, column: str, values: Iterable[str]) -> str:
+        """`column IN [values]`; `column` is one of the caller's own column names, never a
+        user value.
+
+        Example:
+            >>> Params().any_of("cashier_name", ("Ivanov I",))
+            'cashier_name IN {p0:Array(String)}'
+        """
+        return f"{column} IN {self.strings(values)}"

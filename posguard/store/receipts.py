@@ -69,13 +69,13 @@ class ReceiptQuery:
 
 def _events_subquery(db: str, q: ReceiptQuery, types: tuple[str, ...], all_of: bool,
                      p: Params) -> str:
-    conds = [f"type IN {p.add(list(types), 'Array(String)')}", "op_id != ''"]
+    conds = [p.any_of("type", types), "op_id != ''"]
     if q.t0 is not None:
         conds.append(f"ts_received >= {p.add(q.t0 - EVENT_SLACK, 'Int64')}")
     if q.t1 is not None:
         conds.append(f"ts_received <= {p.add(q.t1 + EVENT_SLACK, 'Int64')}")
     if q.terminals:
-        conds.append(f"pos_terminal IN {p.add(list(q.terminals), 'Array(String)')}")
+        conds.append(p.any_of("pos_terminal", q.terminals))
     having = f" HAVING uniqExact(type) = {p.add(len(set(types)), 'UInt64')}" if all_of else ""
     return (f"(pos_terminal, op_id) IN (SELECT pos_terminal, op_id FROM {db}.events "
             f"WHERE {' AND '.join(conds)} GROUP BY pos_terminal, op_id{having})")
@@ -91,13 +91,13 @@ def _where(db: str, q: ReceiptQuery, p: Params) -> str:
                      ("stores", "store")):
         values = getattr(q, key)
         if values:
-            conds.append(f"{col} IN {p.add(list(values), 'Array(String)')}")
+            conds.append(p.any_of(col, values))
     for key, col in (("receipt_number", "op_id"), ("discount_card", "discount_card")):
         text = getattr(q, key)
         if text:
             conds.append(f"positionCaseInsensitiveUTF8({col}, {p.add(text, 'String')}) > 0")
     if q.payment_types:
-        conds.append(f"hasAny(payment_types, {p.add(list(q.payment_types), 'Array(String)')})")
+        conds.append(f"hasAny(payment_types, {p.strings(q.payment_types)})")
     for key, expr in _RANGE_SQL.items():
         lo, hi = getattr(q, key)
         if lo is not None:
@@ -142,7 +142,7 @@ def events_since(backend: Backend, since: int, stores: tuple[str, ...] = (),
     p = Params()
     conds = [f"ts_received >= {p.add(since, 'Int64')}"]
     if stores:
-        conds.append(f"store IN {p.add(list(stores), 'Array(String)')}")
+        conds.append(p.any_of("store", stores))
     sql = (f"SELECT {_EVENT_SELECT} FROM {backend.database}.events WHERE {' AND '.join(conds)} "
            f"ORDER BY ts_received, pos_terminal, event_id LIMIT {p.add(limit, 'UInt64')}")
     return [PosEvent(**dict(zip(EVENT_COLUMNS, r, strict=False)))

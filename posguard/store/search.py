@@ -50,13 +50,13 @@ def _string_condition(col: str, sf: StringFilter, p: Params) -> str:
 def _where(db: str, t0: int, t1: int, f: EventFilter, p: Params) -> str:
     conds = [f"ts_received >= {p.add(t0, 'Int64')}", f"ts_received <= {p.add(t1, 'Int64')}"]
     if f.terminals:
-        conds.append(f"pos_terminal IN {p.add(list(f.terminals), 'Array(String)')}")
+        conds.append(p.any_of("pos_terminal", f.terminals))
     if f.events:
-        conds.append(f"type IN {p.add(list(f.events), 'Array(String)')}")
+        conds.append(p.any_of("type", f.events))
     if f.cashiers:
-        conds.append(f"cashier_name IN {p.add(list(f.cashiers), 'Array(String)')}")
+        conds.append(p.any_of("cashier_name", f.cashiers))
     if f.receipt_number:
-        conds.append(f"op_id IN {p.add(list(f.receipt_number), 'Array(String)')}")
+        conds.append(p.any_of("op_id", f.receipt_number))
     if f.text:
         ors = [_string_condition(c, sf, p) for sf in f.text for c in _TEXT_COLUMNS]
         conds.append("(" + " OR ".join(ors) + ")")
@@ -124,7 +124,7 @@ def iter_events(backend: Backend, t0: int, t1: int, terminals: tuple[str, ...] =
                  f"(pos_terminal, ts_in_receipt, event_id) > ({p.add(last[0], 'String')}, "
                  f"{p.add(last[1], 'Int64')}, {p.add(last[2], 'String')})"]
         if terminals:
-            conds.append(f"pos_terminal IN {p.add(list(terminals), 'Array(String)')}")
+            conds.append(p.any_of("pos_terminal", terminals))
         sql = (f"SELECT {_SELECT} FROM {db}.events FINAL WHERE {' AND '.join(conds)} "
                f"ORDER BY pos_terminal, ts_in_receipt, event_id LIMIT {p.add(page, 'UInt64')}")
         rows = backend.query(sql, p.values).rows
