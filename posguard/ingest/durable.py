@@ -13,7 +13,10 @@ Two modes:
   in the spool, publishing goes direct again.
 
 So per terminal the order of events is kept: while anything is spooled, newer events queue
-behind it. A double is possible only for a message the broker stored but did not confirm
+behind it. librdkafka does not report failed messages in produce order (queued messages time
+out before older in-flight ones; a purge reports unsent requests, then sent ones, then the
+queue), so each live message carries its produce sequence number in its delivery callback and
+the failed ones are sorted by it before they enter the spool. A double is possible only for a message the broker stored but did not confirm
 before it went away (purged in flight, or a replay batch cut short); every event carries its
 event_id, which the sink deduplicates on. Events still in the producer's memory when the
 process is killed (normally milliseconds' worth) are the only ones a hard kill can lose;
@@ -22,11 +25,13 @@ process is killed (normally milliseconds' worth) are the only ones a hard kill c
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from functools import partial
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
@@ -68,6 +73,7 @@ class _Session:
         self.producer = producer
         self.role = role
         self.errors = 0
+        self.seq = itertools.count()  # produce order of the live session's messages
 
 
 class DurablePublisher:
@@ -104,6 +110,7 @@ class DurablePublisher:
         self._replay: _Session | None = None
         self._retired: list[_Session] = []
         self._need_degrade = ""
+        self._failed: list[tuple[int, str, bytes, bytes]] = []  # (seq, kind, key, value)
         self._topic = {EVENTS: topics.events, DEADLETTER: topics.deadletter}
         self._keys: dict[str, bytes] = {}  # terminal -> key bytes
         if spool.empty:
@@ -133,16 +140,27 @@ class DurablePublisher:
         return s
 
     def _delivered(self, session: _Session, err: KafkaError, msg: Any) -> None:
-        # Runs inside poll()/flush(), which are only called with the lock held.
+        # A replay message failed (the live session's carry their sequence: _failed_live).
         self.stats.delivery_errors += 1
-        if session.role != "live":
-            session.errors += 1
-            return
+        session.errors += 1
+
+    def _failed_live(self, seq: int, err: KafkaError, msg: Any) -> None:
+        # Runs inside poll()/flush()/purge, which are only called with the lock held. Held
+        # back, not spooled: the spool gets them sorted by produce order in _spool_failed.
+        self.stats.delivery_errors += 1
         kind = DEADLETTER if msg.topic() == self.topics.deadletter else EVENTS
-        self.spool.append(kind, msg.key() or b"", msg.value() or b"")
-        self.stats.spooled += 1
+        self._failed.append((seq, kind, msg.key() or b"", msg.value() or b""))
         if not self._need_degrade:
             self._need_degrade = f"delivery failed: {err.str()}"
+
+    def _spool_failed(self) -> None:
+        """Append the held failed messages to the spool in produce order (lock held)."""
+        if self._failed:
+            self._failed.sort(key=lambda f: f[0])
+            for _, kind, key, value in self._failed:
+                self.spool.append(kind, key, value)
+            self.stats.spooled += len(self._failed)
+            self._failed.clear()
 
     def _error(self, err: KafkaError) -> None:
         if err.code() == KafkaError._ALL_BROKERS_DOWN or err.fatal():
@@ -161,6 +179,7 @@ class DurablePublisher:
         s, self._live = self._live, None
         if s is not None:
             self._drain_purged(s)
+        self._spool_failed()
 
     def _drain_purged(self, s: _Session) -> None:
         s.producer.purge(in_queue=True, in_flight=True, blocking=True)
@@ -179,11 +198,13 @@ class DurablePublisher:
                 self._degrade(self._need_degrade)
             topic = self._topic
             produce = self._live.producer.produce if self._live is not None else None
+            if produce is not None:
+                failed, seq = self._failed_live, self._live.seq  # type: ignore[union-attr]
             for kind, key, value in items:
                 n += 1
                 if produce is not None:
                     try:
-                        produce(topic[kind], value, key)
+                        produce(topic[kind], value, key, on_delivery=partial(failed, next(seq)))
                         sent += 1
                         continue
                     except BufferError:
@@ -292,6 +313,8 @@ class DurablePublisher:
                     self._retired.remove(s)
             if self._need_degrade:
                 self._degrade(self._need_degrade)
+            elif self._mode == SPOOLING:
+                self._spool_failed()  # late reports of a retired producer
             flushed = self.spool.flush()
         if flushed:
             self.spool.fsync()
@@ -355,6 +378,7 @@ class DurablePublisher:
                 if s is not None:
                     s.producer.purge(in_queue=True, in_flight=True, blocking=True)
                     s.producer.poll(0)
+            self._spool_failed()
             self._replay = None
             self._retired.clear()
             self.spool.close()

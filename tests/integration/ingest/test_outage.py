@@ -105,6 +105,9 @@ def test_a_broker_that_hangs_mid_stream(tmp_path: Path,
         first = b"".join(to_dssl_xml(e) for e in events[:N // 2])
         second = b"".join(to_dssl_xml(e) for e in events[N // 2:])
         send_tcp(port, first, chunk=1500)
+        # accepted first: the second half comes on a new connection, and the adapter would
+        # interleave it with the tail of the first one still being parsed
+        wait_for(lambda: svc.counters.accepted.total() == N // 2, what="first half accepted")
         wait_for(lambda: svc.publisher is not None and svc.publisher.flush(0.1) == 0,
                  what="first half delivered")
         assert broker.pid is not None
