@@ -9,3 +9,7 @@ class StreamsError(PosguardError):
 
 class BrokerError(StreamsError):
     """The Kafka broker cannot be started or reached."""
+
+
+class KafkaConfigError(StreamsError):
+    """A Kafka client setting (`[kafka_config]`, TLS/SASL) that cannot be used; names the key."""
