@@ -1,20 +1,15 @@
 """Kafka TLS/SASL settings -> the Faust workers' aiokafka credentials (no broker).
 
-The TLS contexts are judged by real handshakes against a loopback TLS server that requires a
-client certificate from the test CA, so "the client certificate is loaded" and "the host name
-is (not) checked" are observed, not inferred from attributes. Certificates come from the
-`openssl` command line (the `cryptography` package is not installed here).
+The TLS contexts are judged by real handshakes against a loopback TLS server that checks
+client certificates against the test CA, so "the client certificate is loaded" and "the host name
+is (not) checked" are observed, not inferred from attributes (tests/tls_testkit.py).
 """
 
 from __future__ import annotations
 
-import shutil
 import socket
 import ssl
-import subprocess
-import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import faust
@@ -24,87 +19,21 @@ from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 from posguard.errors import PosguardError
 from posguard.streams.credentials import SASL_MECHANISMS, broker_credentials, ssl_context
 from posguard.streams.errors import KafkaConfigError
-
-KEY_PASSWORD = "s3cret-pass"
-
-
-def _openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=30)
-
-
-def _signed(d: Path, name: str, cn: str, san: str | None) -> None:
-    _openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-             "-subj", f"/CN={cn}", "-keyout", f"{name}.key", "-out", f"{name}.csr", cwd=d)
-    ext = d / f"{name}.ext"
-    ext.write_text(f"subjectAltName={san}\n" if san else "basicConstraints=CA:FALSE\n")
-    _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-             "-CAcreateserial", "-days", "2", "-extfile", ext.name, "-out", f"{name}.pem",
-             cwd=d)
+from tests.tls_testkit import KEY_PASSWORD, Pki, TlsEcho, make_pki, openssl_missing
 
 
 @pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A CA, a server certificate for localhost/127.0.0.1, client certificates and keys."""
-    if shutil.which("openssl") is None:
-        pytest.skip("no openssl command to make test certificates")
-    d = tmp_path_factory.mktemp("pki")
-    _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-             "-nodes", "-days", "2", "-subj", "/CN=posguard-test-ca", "-keyout", "ca.key",
-             "-out", "ca.pem", cwd=d)
-    _signed(d, "server", "localhost", "DNS:localhost,IP:127.0.0.1")
-    _signed(d, "client", "posguard-client", None)
-    _signed(d, "other", "someone-else", None)
-    _openssl("pkey", "-in", "client.key", "-aes256", "-passout", f"pass:{KEY_PASSWORD}",
-             "-out", "client-enc.key", cwd=d)
-    (d / "client-combined.pem").write_text(
-        (d / "client.pem").read_text() + (d / "client.key").read_text())
-    (d / "not-pem.txt").write_text("hello\n")
-    folder = d / "cafolder"
-    folder.mkdir()
-    shutil.copy(d / "ca.pem", folder / "ca.pem")
-    _openssl("rehash", str(folder), cwd=d)
-    return {"dir": d, "ca": d / "ca.pem", "ca_folder": folder, "server": d / "server.pem",
-            "server_key": d / "server.key", "client": d / "client.pem",
-            "client_key": d / "client.key", "client_enc_key": d / "client-enc.key",
-            "combined": d / "client-combined.pem", "other_key": d / "other.key",
-            "not_pem": d / "not-pem.txt"}
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    if (reason := openssl_missing()) is not None:
+        pytest.skip(reason)
+    return make_pki(tmp_path_factory.mktemp("pki"))
 
 
 @pytest.fixture(scope="module")
-def tls_server(pki: dict[str, Path]) -> Iterator[int]:
-    """A loopback TLS server requiring a client certificate signed by the test CA.
-
-    Each connection gets the client certificate's common name back (or "none")."""
-    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    server_ctx.load_cert_chain(pki["server"], pki["server_key"])
-    server_ctx.load_verify_locations(cafile=pki["ca"])
-    server_ctx.verify_mode = ssl.CERT_OPTIONAL
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.2)
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            conn.settimeout(5)
-            try:
-                with server_ctx.wrap_socket(conn, server_side=True) as tls:
-                    cert = tls.getpeercert() or {}
-                    cn = [v for rdn in cert.get("subject", ()) for k, v in rdn
-                          if k == "commonName"]
-                    tls.sendall((cn[0] if cn else "none").encode())
-            except (OSError, ssl.SSLError):
-                conn.close()  # the client refused us, or we refused it: the client reports
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield listener.getsockname()[1]
-    stop.set()
-    thread.join(5)
-    listener.close()
+def tls_server(pki: Pki) -> Iterator[int]:
+    """A loopback TLS server answering with the client certificate's common name."""
+    with TlsEcho(pki) as server:
+        yield server.port
 
 
 def _handshake(context: ssl.SSLContext, port: int, server_hostname: str = "localhost") -> str:
@@ -119,8 +48,8 @@ def _auth(kafka_config: dict[str, Any]) -> dict[str, Any]:
     return dict(credentials_to_aiokafka_auth(kwargs.get("broker_credentials")))
 
 
-def _tls(pki: dict[str, Path], **extra: Any) -> dict[str, Any]:
-    return {"security.protocol": "SSL", "ssl.ca.location": str(pki["ca"]), **extra}
+def _tls(pki: Pki, **extra: Any) -> dict[str, Any]:
+    return {"security.protocol": "SSL", "ssl.ca.location": str(pki.ca), **extra}
 
 
 # -- protocols ------------------------------------------------------------------------------
@@ -142,9 +71,9 @@ def test_errors_are_posguard_errors() -> None:
 
 
 # -- TLS, observed through handshakes --------------------------------------------------------
-def test_ssl_presents_the_client_certificate(pki: dict[str, Path], tls_server: int) -> None:
-    auth = _auth(_tls(pki, **{"ssl.certificate.location": str(pki["client"]),
-                              "ssl.key.location": str(pki["client_key"])}))
+def test_ssl_presents_the_client_certificate(pki: Pki, tls_server: int) -> None:
+    auth = _auth(_tls(pki, **{"ssl.certificate.location": str(pki.client),
+                              "ssl.key.location": str(pki.client_key)}))
     assert auth["security_protocol"] == "SSL"
     context = auth["ssl_context"]
     assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
@@ -152,7 +81,7 @@ def test_ssl_presents_the_client_certificate(pki: dict[str, Path], tls_server: i
 
 
 def test_ssl_without_client_certificate_still_verifies_the_server(
-        pki: dict[str, Path], tls_server: int) -> None:
+        pki: Pki, tls_server: int) -> None:
     context = ssl_context(_tls(pki))
     assert _handshake(context, tls_server) == "none"
     untrusting = ssl_context({"security.protocol": "SSL"})  # system CAs only
@@ -160,22 +89,22 @@ def test_ssl_without_client_certificate_still_verifies_the_server(
         _handshake(untrusting, tls_server)
 
 
-def test_encrypted_key_opens_with_its_password(pki: dict[str, Path], tls_server: int) -> None:
+def test_encrypted_key_opens_with_its_password(pki: Pki, tls_server: int) -> None:
     context = ssl_context(_tls(pki, **{
-        "ssl.certificate.location": str(pki["client"]),
-        "ssl.key.location": str(pki["client_enc_key"]),
+        "ssl.certificate.location": str(pki.client),
+        "ssl.key.location": str(pki.client_enc_key),
         "ssl.key.password": KEY_PASSWORD}))
     assert _handshake(context, tls_server) == "posguard-client"
 
 
-def test_key_inside_the_certificate_file(pki: dict[str, Path], tls_server: int) -> None:
+def test_key_inside_the_certificate_file(pki: Pki, tls_server: int) -> None:
     context = ssl_context(_tls(pki, **{
-        "ssl.certificate.location": str(pki["combined"])}))
+        "ssl.certificate.location": str(pki.combined)}))
     assert _handshake(context, tls_server) == "posguard-client"
 
 
 def test_host_name_is_checked_unless_identification_is_none(
-        pki: dict[str, Path], tls_server: int) -> None:
+        pki: Pki, tls_server: int) -> None:
     with pytest.raises(ssl.SSLCertVerificationError, match="(?i)hostname"):
         _handshake(ssl_context(_tls(pki)), tls_server, server_hostname="kafka.example")
     relaxed = ssl_context(_tls(pki, **{"ssl.endpoint.identification.algorithm": "none"}))
@@ -183,17 +112,17 @@ def test_host_name_is_checked_unless_identification_is_none(
     assert _handshake(relaxed, tls_server, server_hostname="kafka.example") == "none"
 
 
-def test_verification_off_trusts_any_server(pki: dict[str, Path], tls_server: int) -> None:
+def test_verification_off_trusts_any_server(pki: Pki, tls_server: int) -> None:
     context = ssl_context({"security.protocol": "SSL",
                            "enable.ssl.certificate.verification": "false"})
     assert context.verify_mode == ssl.CERT_NONE
     assert _handshake(context, tls_server, server_hostname="kafka.example") == "none"
 
 
-def test_ca_folder_and_inline_ca_pem(pki: dict[str, Path], tls_server: int) -> None:
-    inline = ssl_context({"ssl.ca.pem": pki["ca"].read_text()})
+def test_ca_folder_and_inline_ca_pem(pki: Pki, tls_server: int) -> None:
+    inline = ssl_context({"ssl.ca.pem": pki.ca.read_text()})
     assert _handshake(inline, tls_server) == "none"
-    folder = ssl_context({"ssl.ca.location": str(pki["ca_folder"])})
+    folder = ssl_context({"ssl.ca.location": str(pki.ca_folder)})
     assert _handshake(folder, tls_server) == "none"
     probe = ssl_context({"ssl.ca.location": "probe"})  # librdkafka's "the system's CAs"
     with pytest.raises(ssl.SSLCertVerificationError):
@@ -228,11 +157,11 @@ def test_ca_folder_and_inline_ca_pem(pki: dict[str, Path], tls_server: int) -> N
     ({"enable.ssl.certificate.verification": "maybe"},
      r"enable.ssl.certificate.verification: 'maybe' is not true or false"),
 ])
-def test_unusable_tls_settings_name_the_key(pki: dict[str, Path], overrides: dict[str, str],
+def test_unusable_tls_settings_name_the_key(pki: Pki, overrides: dict[str, str],
                                             message: str) -> None:
-    files = {"NOT_PEM": pki["not_pem"], "CLIENT": pki["client"],
-             "CLIENT_KEY": pki["client_key"], "ENC_KEY": pki["client_enc_key"],
-             "OTHER_KEY": pki["other_key"]}
+    files = {"NOT_PEM": pki.not_pem, "CLIENT": pki.client,
+             "CLIENT_KEY": pki.client_key, "ENC_KEY": pki.client_enc_key,
+             "OTHER_KEY": pki.other_key}
     cfg = _tls(pki, **{k: str(files.get(v, v)) for k, v in overrides.items()})
     with pytest.raises(KafkaConfigError, match=message):
         broker_credentials(cfg)
@@ -250,10 +179,10 @@ def test_sasl_plaintext_ignores_tls_files() -> None:
 # -- SASL ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("mechanism", ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "scram-sha-512"])
 @pytest.mark.parametrize("key", ["sasl.mechanism", "sasl.mechanisms"])
-def test_sasl_ssl_mechanisms(pki: dict[str, Path], tls_server: int, mechanism: str,
+def test_sasl_ssl_mechanisms(pki: Pki, tls_server: int, mechanism: str,
                              key: str) -> None:
     auth = _auth({"security.protocol": "SASL_SSL", key: mechanism, "sasl.username": "posguard",
-                  "sasl.password": "pw", "ssl.ca.location": str(pki["ca"])})
+                  "sasl.password": "pw", "ssl.ca.location": str(pki.ca)})
     assert auth["security_protocol"] == "SASL_SSL"
     assert auth["sasl_mechanism"] == mechanism.upper()
     assert (auth["sasl_plain_username"], auth["sasl_plain_password"]) == ("posguard", "pw")
