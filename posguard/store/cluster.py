@@ -32,7 +32,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from posguard.store.backends.base import Backend
-from posguard.store.errors import StoreError
+from posguard.store.errors import ClusterDDLError
 from posguard.store.schema import MIGRATIONS, Migration
 
 __all__ = [
@@ -73,10 +73,6 @@ _TS_PARTITION = re.compile(r"PARTITION\s+BY\s+.*?fromUnixTimestamp64\w*\(\s*(\w+
                            re.S | re.I)
 _SETTINGS = re.compile(r"\bSETTINGS\b", re.I)
 _NOT_COLUMNS = {"INDEX", "PROJECTION", "CONSTRAINT"}
-
-
-class ClusterDDLError(StoreError):
-    """A migration statement has no cluster form (an engine or statement kind not handled)."""
 
 
 @dataclass(frozen=True)

@@ -17,3 +17,11 @@ class StoreUnavailable(StoreError):
 
 class QueryError(StoreError):
     """The engine refused a statement (syntax, unknown column, limits, readonly...)."""
+
+
+class StoreConfigError(StoreError):
+    """A store setting that cannot be used (an unreadable TLS file, a contradiction)."""
+
+
+class ClusterDDLError(StoreError):
+    """A migration statement has no cluster form (an engine or statement kind not handled)."""
