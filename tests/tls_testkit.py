@@ -5,7 +5,8 @@ with the `openssl` command line (the `cryptography` package is not installed her
 `TlsEcho` is a TLS server that requires nothing and answers with the client certificate's
 common name; `TlsForwarder` terminates TLS (optionally requiring a client certificate) in
 front of a plain TCP service, e.g. the suite's ClickHouse-HTTP endpoint, and records the
-client certificate names it saw.
+client certificate names it saw and the bytes the clients sent (the HTTP requests, headers
+included).
 """
 
 from __future__ import annotations
@@ -92,13 +93,17 @@ def _common_name(tls: ssl.SSLSocket) -> str:
 
 
 class _TlsListener:
-    """A loopback TLS listener with the test server certificate, one thread per client."""
+    """A loopback listener (TLS with the test server certificate unless pki is None), one
+    thread per client."""
 
-    def __init__(self, pki: Pki, require_client_cert: bool):
-        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.context.load_cert_chain(pki.server, pki.server_key)
-        self.context.load_verify_locations(cafile=pki.ca)
-        self.context.verify_mode = ssl.CERT_REQUIRED if require_client_cert else ssl.CERT_OPTIONAL
+    def __init__(self, pki: Pki | None, require_client_cert: bool):
+        self.context: ssl.SSLContext | None = None
+        if pki is not None:
+            self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.context.load_cert_chain(pki.server, pki.server_key)
+            self.context.load_verify_locations(cafile=pki.ca)
+            self.context.verify_mode = (ssl.CERT_REQUIRED if require_client_cert
+                                        else ssl.CERT_OPTIONAL)
         self.client_names: list[str] = []
         self._sock = socket.create_server(("127.0.0.1", 0))
         self._sock.settimeout(0.2)
@@ -120,13 +125,17 @@ class _TlsListener:
     def _serve(self, conn: socket.socket) -> None:
         conn.settimeout(10)
         try:
+            if self.context is None:
+                with conn:
+                    self.handle(conn)
+                return
             with self.context.wrap_socket(conn, server_side=True) as tls:
                 self.client_names.append(_common_name(tls))
                 self.handle(tls)
         except (OSError, ssl.SSLError):
             conn.close()  # a refused handshake: the client side reports it
 
-    def handle(self, tls: ssl.SSLSocket) -> None:
+    def handle(self, conn: socket.socket) -> None:
         raise NotImplementedError
 
     def __enter__(self) -> _TlsListener:
@@ -146,27 +155,32 @@ class TlsEcho(_TlsListener):
     def __init__(self, pki: Pki):
         super().__init__(pki, require_client_cert=False)
 
-    def handle(self, tls: ssl.SSLSocket) -> None:
-        tls.sendall(self.client_names[-1].encode())
+    def handle(self, conn: socket.socket) -> None:
+        conn.sendall(self.client_names[-1].encode())
 
 
 class TlsForwarder(_TlsListener):
-    """Terminate TLS and pipe the bytes to a plain TCP service at 127.0.0.1:`target_port`."""
+    """Terminate TLS (none when pki is None) and pipe the bytes to a plain TCP service at
+    127.0.0.1:`target_port`, keeping what the clients sent in `received`."""
 
-    def __init__(self, pki: Pki, target_port: int, require_client_cert: bool = False):
+    def __init__(self, pki: Pki | None, target_port: int, require_client_cert: bool = False):
         super().__init__(pki, require_client_cert)
         self.target_port = target_port
+        self.received = bytearray()
 
-    def handle(self, tls: ssl.SSLSocket) -> None:
+    def handle(self, conn: socket.socket) -> None:
         # one thread per connection, select() between the two sides: an SSL socket must not
         # be read and written from two threads at once
+        pending = conn.pending if isinstance(conn, ssl.SSLSocket) else (lambda: 0)
         with socket.create_connection(("127.0.0.1", self.target_port), timeout=10) as plain:
             while True:
-                ready = [tls] if tls.pending() else select.select([tls, plain], [], [], 10)[0]
+                ready = [conn] if pending() else select.select([conn, plain], [], [], 10)[0]
                 if not ready:
                     return
                 for side in ready:
                     data = side.recv(65536)
                     if not data:
                         return
-                    (plain if side is tls else tls).sendall(data)
+                    if side is conn:
+                        self.received += data
+                    (plain if side is conn else conn).sendall(data)

@@ -92,7 +92,8 @@ class Node:
         if self.want_sink or self.want_api:
             from posguard.store import open_backend
 
-            self.backend = open_backend(s.clickhouse, s.data, s.database)
+            self.backend = open_backend(s.clickhouse, s.data, s.database,
+                                        options=s.clickhouse_options)
             self._stops.append(self.backend.close)
             from posguard.store.views import set_terminal_timezones
 

@@ -12,11 +12,14 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from posguard.console.errors import SettingsError
 
-__all__ = ["Settings", "FIELDS", "load_settings", "env_name"]
+if TYPE_CHECKING:
+    from posguard.store.backends.http_backend import HttpOptions
+
+__all__ = ["Settings", "FIELDS", "CLICKHOUSE_KEYS", "load_settings", "env_name"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,21 @@ class Settings:
     demo_terminals: int = 4
     log_level: str = "info"
     kafka_config: Mapping[str, Any] = field(default_factory=dict)
+    clickhouse_user: str = ""
+    clickhouse_password: str = field(default="", repr=False)
+    clickhouse_ca_file: str = ""
+    clickhouse_cert_file: str = ""
+    clickhouse_key_file: str = ""
+    clickhouse_verify: bool = True
+
+    @property
+    def clickhouse_options(self) -> HttpOptions:
+        """Credentials and TLS files for the ClickHouse server (store's HttpOptions)."""
+        from posguard.store.backends.http_backend import HttpOptions
+
+        return HttpOptions(username=self.clickhouse_user, password=self.clickhouse_password,
+                           ca_file=self.clickhouse_ca_file, cert_file=self.clickhouse_cert_file,
+                           key_file=self.clickhouse_key_file, verify=self.clickhouse_verify)
 
     @property
     def api_url(self) -> str:
@@ -76,7 +94,22 @@ FIELDS: dict[str, str] = {
     "demo_stores": "stores in demo traffic",
     "demo_terminals": "terminals per store in demo traffic",
     "log_level": "log level: debug, info, warning, error",
+    "clickhouse_user": "ClickHouse user (overrides the URL's; [clickhouse] user)",
+    "clickhouse_password": "ClickHouse password (overrides the URL's; [clickhouse] password)",
+    "clickhouse_ca_file": "PEM CA file that signs the ClickHouse server's certificate (https)",
+    "clickhouse_cert_file": "PEM client certificate for ClickHouse mutual TLS (https)",
+    "clickhouse_key_file": "PEM private key of clickhouse_cert_file (empty = inside it)",
+    "clickhouse_verify": "verify the ClickHouse server's certificate and host name (https)",
 }
+
+# The `[clickhouse]` table of the config file: key -> setting.
+CLICKHOUSE_KEYS: dict[str, str] = {
+    "url": "clickhouse", "database": "database", "user": "clickhouse_user",
+    "password": "clickhouse_password", "ca_file": "clickhouse_ca_file",
+    "cert_file": "clickhouse_cert_file", "key_file": "clickhouse_key_file",
+    "verify": "clickhouse_verify",
+}
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
 
 def env_name(name: str) -> str:
@@ -90,6 +123,8 @@ def _coerce(name: str, value: Any) -> Any:
             return int(value)
         if typ in ("float",):
             return float(value)
+        if typ == "bool":
+            return _boolean(value)
         if typ in ("Path", "Path | None"):
             return Path(value) if value not in (None, "") else None
         if typ.startswith("Mapping"):
@@ -99,6 +134,33 @@ def _coerce(name: str, value: Any) -> Any:
         return str(value)
     except (TypeError, ValueError) as e:
         raise SettingsError(f"setting {name}: bad value {value!r} ({e})") from None
+
+
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE | _FALSE:
+        return text in _TRUE
+    raise ValueError("expected true or false")
+
+
+def _clickhouse_table(doc: Mapping[str, Any], node: Mapping[str, Any],
+                      path: Path) -> dict[str, Any]:
+    """Settings from the `[clickhouse]` table (url, database, user, password, TLS files)."""
+    table = doc.get("clickhouse")
+    if not isinstance(table, Mapping):
+        return {}
+    unknown = sorted(set(table) - set(CLICKHOUSE_KEYS))
+    if unknown:
+        raise SettingsError(f"config file {path}: [clickhouse] has no key {unknown[0]!r} "
+                            f"(known: {', '.join(CLICKHOUSE_KEYS)})")
+    out = {CLICKHOUSE_KEYS[k]: v for k, v in table.items()}
+    for key, name in (("url", "clickhouse"), ("database", "database")):
+        if key in table and name in node and node[name] is not table:
+            raise SettingsError(f"config file {path}: {name} is set in [posguard] and as "
+                                f"{key} in [clickhouse]; keep one")
+    return out
 
 
 def load_settings(flags: Mapping[str, Any] | None = None,
@@ -120,7 +182,9 @@ def load_settings(flags: Mapping[str, Any] | None = None,
         except tomllib.TOMLDecodeError as e:
             raise SettingsError(f"config file {path}: {e}") from None
         node = doc.get("posguard", doc)
-        file_values = {k: v for k, v in node.items() if k in names}
+        file_values = {k: v for k, v in node.items() if k in names
+                       and not (k == "clickhouse" and isinstance(v, Mapping))}
+        file_values.update(_clickhouse_table(doc, node, path))
         if isinstance(doc.get("kafka_config"), Mapping):
             file_values["kafka_config"] = doc["kafka_config"]
     merged: dict[str, Any] = {}
