@@ -9,6 +9,9 @@ from fastapi.responses import PlainTextResponse
 
 from posguard import __version__
 from posguard.console.auth import Principal, require_role
+from posguard.console.metrics import detector_types, node_lag_monitor, render_metrics
+from posguard.streams.consumer_lag import LagSnapshot
+from posguard.streams.topics import Topics
 
 router = APIRouter(tags=["health"])
 
@@ -37,13 +40,24 @@ def health(request: Request) -> dict[str, Any]:
             "store": store, "kafka": state.bootstrap}
 
 
+def _lag(state: Any) -> LagSnapshot | None:
+    """Consumer lag of the node's groups, from a monitor kept in the state (cached there)."""
+    if not state.bootstrap:
+        return None
+    monitor = state.extras.get("consumer_lag")
+    if monitor is None:
+        s = state.settings
+        monitor = state.extras.setdefault("consumer_lag", node_lag_monitor(
+            state.bootstrap, s.app_id, Topics(s.topic_prefix), s.kafka_config))
+    snapshot: LagSnapshot = monitor.snapshot()
+    return snapshot
+
+
 @router.get("/metrics", response_class=PlainTextResponse)
 def metrics(request: Request,
             _: Annotated[Principal, Depends(require_role("viewer"))]) -> str:
-    """Prometheus text format of the node's counters (scrape with the API token as bearer)."""
-    lines = []
-    for group, values in _metrics(request).items():
-        for k, v in values.items():
-            if isinstance(v, int | float) and not isinstance(v, bool):
-                lines.append(f"posguard_{group}_{k} {v}")
-    return "\n".join(lines) + "\n"
+    """Prometheus text format of the node's counters, incidents per detector and consumer
+    lag per partition (scrape with the API token as bearer)."""
+    state = request.app.state.node
+    return render_metrics(_metrics(request), _lag(state),
+                          detector_types(state.extras.get("detector_config")))
