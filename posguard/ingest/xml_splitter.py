@@ -105,7 +105,14 @@ class XmlSplitter:
             if doc < 0 and not skipping:
                 # Fast path between documents: the next '<' starts a declaration or a root.
                 lt = find(b"<", scan)
-                if lt >= 0 and lt + 18 <= n and not buf[pos:lt].strip(_BLANK):
+                if lt >= 0 and lt + 18 <= n and (lt == pos or not buf[pos:lt].strip(_BLANK)):
+                    if buf.startswith(b"<?xml version=", lt):
+                        # the usual declaration, then the usual root: literal checks only
+                        q = find(b"?>", lt, lt + 200)
+                        if q >= 0 and buf.startswith(b"\n<transaction>", q + 2):
+                            doc = pos = lt
+                            root, scan = b"transaction", q + 15  # where _ROOT_AFTER would end
+                            continue
                     r = _START.match(buf, lt)
                     if r is not None:
                         doc = pos = lt
