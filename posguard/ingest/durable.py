@@ -15,8 +15,9 @@ Two modes:
 So per terminal the order of events is kept: while anything is spooled, newer events queue
 behind it. librdkafka does not report failed messages in produce order (queued messages time
 out before older in-flight ones; a purge reports unsent requests, then sent ones, then the
-queue), so each live message carries its produce sequence number in its delivery callback and
-the failed ones are sorted by it before they enter the spool. A double is possible only for a message the broker stored but did not confirm
+queue), so the failed ones are sorted by produce sequence number before they enter the spool.
+The messages of one `_send` call share one delivery callback (`_Batch`, no allocation per
+message), which finds a failed message's sequence number from its place in the batch. A double is possible only for a message the broker stored but did not confirm
 before it went away (purged in flight, or a replay batch cut short); every event carries its
 event_id, which the sink deduplicates on. Events still in the producer's memory when the
 process is killed (normally milliseconds' worth) are the only ones a hard kill can lose;
@@ -25,13 +26,11 @@ process is killed (normally milliseconds' worth) are the only ones a hard kill c
 
 from __future__ import annotations
 
-import itertools
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
-from functools import partial
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
@@ -73,7 +72,37 @@ class _Session:
         self.producer = producer
         self.role = role
         self.errors = 0
-        self.seq = itertools.count()  # produce order of the live session's messages
+        self.seq = 0  # produce order of the live session's messages: the next one's number
+
+
+class _Batch:
+    """The delivery callback of the messages one `_send` call produced (live session).
+
+    librdkafka reports only failures (delivery.report.only.error); a failed message's produce
+    sequence number is `first` + its place in `items`, found by its bytes. Identical messages
+    are interchangeable, so each report takes the earliest place not yet taken. The index is
+    built at the first failure only: the normal path pays nothing per message.
+    """
+
+    __slots__ = ("first", "items", "index", "failed", "deadletter")
+
+    def __init__(self, first: int, items: list[tuple[str, bytes, bytes]],
+                 failed: Callable[[int, KafkaError | None, Any], None], deadletter: str):
+        self.first, self.items, self.failed, self.deadletter = first, items, failed, deadletter
+        self.index: dict[tuple[str, bytes, bytes], list[int]] | None = None
+
+    def __call__(self, err: KafkaError | None, msg: Any) -> None:
+        if self.index is None:
+            index: dict[tuple[str, bytes, bytes], list[int]] = {}
+            for i, item in enumerate(self.items):
+                index.setdefault(item, []).append(i)
+            for places in index.values():
+                places.reverse()  # pop() gives the earliest
+            self.index = index
+        kind = DEADLETTER if msg.topic() == self.deadletter else EVENTS
+        found = self.index.get((kind, msg.key() or b"", msg.value() or b""))
+        at = found.pop() if found else len(self.items)  # not ours: after the batch
+        self.failed(self.first + at, err, msg)
 
 
 class DurablePublisher:
@@ -144,14 +173,14 @@ class DurablePublisher:
         self.stats.delivery_errors += 1
         session.errors += 1
 
-    def _failed_live(self, seq: int, err: KafkaError, msg: Any) -> None:
+    def _failed_live(self, seq: int, err: KafkaError | None, msg: Any) -> None:
         # Runs inside poll()/flush()/purge, which are only called with the lock held. Held
         # back, not spooled: the spool gets them sorted by produce order in _spool_failed.
         self.stats.delivery_errors += 1
         kind = DEADLETTER if msg.topic() == self.topics.deadletter else EVENTS
         self._failed.append((seq, kind, msg.key() or b"", msg.value() or b""))
         if not self._need_degrade:
-            self._need_degrade = f"delivery failed: {err.str()}"
+            self._need_degrade = f"delivery failed: {err.str() if err else 'unknown error'}"
 
     def _spool_failed(self) -> None:
         """Append the held failed messages to the spool in produce order (lock held)."""
@@ -197,14 +226,17 @@ class DurablePublisher:
             if self._need_degrade:
                 self._degrade(self._need_degrade)
             topic = self._topic
-            produce = self._live.producer.produce if self._live is not None else None
-            if produce is not None:
-                failed, seq = self._failed_live, self._live.seq  # type: ignore[union-attr]
+            live = self._live
+            produce = live.producer.produce if live is not None else None
+            if live is not None:
+                items = list(items)
+                batch = _Batch(live.seq, items, self._failed_live, self.topics.deadletter)
+                live.seq += len(items)
             for kind, key, value in items:
                 n += 1
                 if produce is not None:
                     try:
-                        produce(topic[kind], value, key, on_delivery=partial(failed, next(seq)))
+                        produce(topic[kind], value, key, on_delivery=batch)
                         sent += 1
                         continue
                     except BufferError:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from confluent_kafka import KafkaError
 
-from posguard.ingest.durable import DurablePublisher
+from posguard.ingest.durable import DurablePublisher, _Batch
 from posguard.ingest.spool import Spool
 from posguard.streams.broker import free_port
 from posguard.streams.topics import Topics
@@ -47,5 +47,46 @@ def test_failed_reports_reach_the_spool_in_produce_order(tmp_path: Path) -> None
         assert pub.mode == "spooling"
         got = [r.value for _, r in pub.spool.read(pub.spool.cursor, 1 << 20)]
         assert got == [f"ev-{seq:03d}".encode() for seq in range(200)]
+    finally:
+        pub.close(timeout=0.1)
+
+
+def test_a_batch_callback_places_shuffled_reports_of_identical_messages(tmp_path: Path) -> None:
+    topics = Topics("order.")
+    pub = DurablePublisher(f"127.0.0.1:{free_port()}", topics, Spool(tmp_path))
+    try:
+        first = [("events", b"T1", b"a"), ("events", b"T1", b"b"), ("events", b"T1", b"a"),
+                 ("deadletter", b"", b"a"), ("events", b"T2", b"a"), ("events", b"T1", b"c")]
+        second = [("events", b"T1", b"a"), ("events", b"T1", b"d")]
+        batches = [_Batch(0, first, pub._failed_live, topics.deadletter),
+                   _Batch(len(first), second, pub._failed_live, topics.deadletter)]
+        topic = {"events": topics.events, "deadletter": topics.deadletter}
+        reports = [(b, Report(topic[k], key, value)) for b, items in zip(batches, (first, second),
+                                                                            strict=True)
+                   for k, key, value in items]
+        random.Random(3).shuffle(reports)
+        with pub._lock:
+            for batch, msg in reports:
+                batch(KafkaError(KafkaError._MSG_TIMED_OUT), msg)
+            pub._degrade("test")
+        got = [(r.kind, r.key, r.value) for _, r in pub.spool.read(pub.spool.cursor, 1 << 20)]
+        assert got == first + second
+    finally:
+        pub.close(timeout=0.1)
+
+
+def test_messages_purged_from_a_producer_that_never_connected_are_spooled_in_order(
+        tmp_path: Path) -> None:
+    topics = Topics("order.")
+    pub = DurablePublisher(f"127.0.0.1:{free_port()}", topics, Spool(tmp_path))
+    try:
+        items = [("events", f"T{i % 3}".encode(), f"ev-{i:03d}".encode()) for i in range(300)]
+        items[7] = items[3]  # identical messages too
+        assert pub._send(items[:150]) == 150 and pub._send(items[150:]) == 150
+        assert pub.mode == "direct" and pub.stats.sent == 300
+        with pub._lock:
+            pub._degrade("test")  # purges the producer: every message is reported failed
+        got = [(r.kind, r.key, r.value) for _, r in pub.spool.read(pub.spool.cursor, 1 << 20)]
+        assert got == items
     finally:
         pub.close(timeout=0.1)
