@@ -14,6 +14,7 @@ Pure: `ingest_config_from_dict` validates a table; the file is read in `posguard
     http_max_body_bytes = 8388608
     printer_definitions = ["printer/*.toml"]   # relative to the config file's folder
     spool_dir = ""                   # default DATA/spool/ingest
+    spool_max_bytes = 4294967296     # spool file limit (0: none); when full, input is refused
     raw_dump_dir = ""                # default DATA/raw
     message_timeout = 30.0           # seconds a message may wait for the broker
     fsync_interval = 0.05            # group commit of the spool, seconds
@@ -59,6 +60,7 @@ class IngestConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     http_max_body_bytes: int = 8 * 1024 * 1024
     printer_definitions: tuple[str, ...] = ()
     spool_dir: str = ""
+    spool_max_bytes: int = 4 * 1024**3
     raw_dump_dir: str = ""
     message_timeout: float = 30.0
     fsync_interval: float = 0.05
@@ -78,6 +80,8 @@ def ingest_config_from_dict(d: dict[str, Any]) -> IngestConfig:
             raise RegistryError(f"[[ingest.listeners]] port {ls.port} not in 1..65535")
     if c.max_document_bytes < 64 or c.max_connections < 1 or c.rate_bytes_per_second < 1:
         raise RegistryError("[ingest]: limits must be positive")
+    if c.spool_max_bytes < 0:
+        raise RegistryError("[ingest] spool_max_bytes: 0 (no limit) or a number of bytes")
     try:
         zone(c.default_timezone)
     except Exception as e:

@@ -13,36 +13,43 @@ __all__ = ["IngestCounters", "BurstLog"]
 class IngestCounters:
     """What came in, per terminal and in total (the node exposes `snapshot()` as metrics).
 
-    Rejects of a piece whose terminal is unknown count under its port ("tcp:5001").
+    Rejects of a piece whose terminal is unknown count under its port ("tcp:5001"), and so do
+    refused pieces (input turned away because the spool is full, see SpoolFull).
     """
 
     accepted: Counter[str] = field(default_factory=Counter)  # terminal -> events
     rejected: Counter[tuple[str, str]] = field(default_factory=Counter)  # (terminal, code)
     bytes_in: Counter[str] = field(default_factory=Counter)  # "tcp:5001" -> bytes
+    refused: Counter[str] = field(default_factory=Counter)  # terminal -> pieces (spool full)
     connections_open: int = 0
     connections_total: int = 0
     connections_refused: int = 0  # over max_connections
     connections_idle_closed: int = 0
+    connections_refused_spool_full: int = 0  # TCP connections turned away at once
     datagrams_dropped: int = 0  # UDP over the rate limit
     http_requests: int = 0
     http_rejected: int = 0
+    http_refused: int = 0  # requests answered 503 because the spool is full
 
     def count_rejects(self, key: str, code: str, n: int = 1) -> None:
         self.rejected[(key, code)] += n
 
     def snapshot(self) -> dict[str, int]:
-        """Flat totals: accepted, rejected, rejected_<code>, bytes_in, connections..."""
+        """Flat totals: accepted, rejected, refused, rejected_<code>, bytes_in, connections..."""
         out = {
             "accepted": sum(self.accepted.values()),
             "rejected": sum(self.rejected.values()),
+            "refused": sum(self.refused.values()),
             "bytes_in": sum(self.bytes_in.values()),
             "connections_open": self.connections_open,
             "connections_total": self.connections_total,
             "connections_refused": self.connections_refused,
             "connections_idle_closed": self.connections_idle_closed,
+            "connections_refused_spool_full": self.connections_refused_spool_full,
             "datagrams_dropped": self.datagrams_dropped,
             "http_requests": self.http_requests,
             "http_rejected": self.http_rejected,
+            "http_refused": self.http_refused,
         }
         by_code: Counter[str] = Counter()
         for (_, code), n in self.rejected.items():
@@ -51,13 +58,20 @@ class IngestCounters:
         return out
 
     def per_terminal(self) -> dict[str, dict[str, object]]:
-        """terminal (or port) -> {"accepted": n, "rejected": n, "rejected_by_code": {...}}."""
+        """terminal (or port) -> {"accepted": n, "rejected": n, "refused": n,
+        "rejected_by_code": {...}}."""
         out: dict[str, dict[str, object]] = {}
+
+        def row_of(t: str) -> dict[str, object]:
+            return out.setdefault(t, {"accepted": 0, "rejected": 0, "refused": 0,
+                                      "rejected_by_code": {}})
+
         for t, n in self.accepted.items():
-            out.setdefault(t, {"accepted": 0, "rejected": 0, "rejected_by_code": {}})
-            out[t]["accepted"] = n
+            row_of(t)["accepted"] = n
+        for t, n in self.refused.items():
+            row_of(t)["refused"] = n
         for (t, code), n in self.rejected.items():
-            row = out.setdefault(t, {"accepted": 0, "rejected": 0, "rejected_by_code": {}})
+            row = row_of(t)
             row["rejected"] = int(row["rejected"]) + n  # type: ignore[call-overload]
             row["rejected_by_code"][code] = n  # type: ignore[index]
         return out

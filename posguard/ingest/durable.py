@@ -12,6 +12,12 @@ Two modes:
   before the spool's cursor moves past it. When the replay has caught up, with nothing left
   in the spool, publishing goes direct again.
 
+The spool may be capped (`spool_max_bytes`): while spooling with the spool file at or over
+the cap, `publish*` refuse new input with SpoolFull, taking nothing of that call (the adapters
+tell the sender and count it). What was accepted before is never refused: failed and purged
+deliveries always go to the spool, and a call that starts below the cap is taken whole, so the
+file can pass the cap by one call's worth plus what the producer held at the switch.
+
 So per terminal the order of events is kept: while anything is spooled, newer events queue
 behind it. librdkafka does not report failed messages in produce order (queued messages time
 out before older in-flight ones; a purge reports unsent requests, then sent ones, then the
@@ -35,6 +41,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
+from posguard.ingest.errors import SpoolFull
 from posguard.ingest.publisher import producer_config
 from posguard.ingest.rejects import Rejected, deadletter_value
 from posguard.ingest.spool import Spool
@@ -61,8 +68,11 @@ class PublisherStats:
     delivery_errors: int = 0
     degradations: int = 0  # switches from direct to spooling
     replay_failures: int = 0
+    refused: int = 0  # publish calls refused because the spool was full
     spool_records: int = 0  # gauge: records waiting in the spool
+    spool_bytes: int = 0  # gauge: size of the spool file
     spooling: int = 0  # gauge: 1 while spooling
+    spool_full: int = 0  # gauge: 1 while new input is refused
 
 
 class _Session:
@@ -117,6 +127,8 @@ class DurablePublisher:
         fsync_interval: group-commit period of the spool, seconds.
         probe_interval: first retry delay when the broker is away (doubles up to 10 s).
         replay_batch_bytes: spool bytes replayed per confirmed batch.
+        spool_max_bytes: spool file size above which new input is refused while spooling
+            (0: no limit).
 
     Call `start()` before publishing and `close()` at the end.
     """
@@ -124,13 +136,14 @@ class DurablePublisher:
     def __init__(self, bootstrap: str, topics: Topics, spool: Spool,
                  extra_config: dict[str, Any] | None = None, *, message_timeout: float = 30.0,
                  fsync_interval: float = 0.05, probe_interval: float = 0.5,
-                 replay_batch_bytes: int = 1024 * 1024):
+                 replay_batch_bytes: int = 1024 * 1024, spool_max_bytes: int = 0):
         self.bootstrap, self.topics, self.spool = bootstrap, topics, spool
         self.extra_config = dict(extra_config or {})
         self.message_timeout = message_timeout
         self.fsync_interval = fsync_interval
         self.probe_interval = probe_interval
         self.replay_batch_bytes = replay_batch_bytes
+        self.spool_max_bytes = spool_max_bytes
         self.stats = PublisherStats()
         self._lock = threading.RLock()
         self._stop = threading.Event()
@@ -225,6 +238,10 @@ class DurablePublisher:
         with self._lock:
             if self._need_degrade:
                 self._degrade(self._need_degrade)
+            if self.full:
+                self.stats.refused += 1
+                raise SpoolFull(f"the spool {self.spool.path} holds {self.spool.end} bytes "
+                                f"(limit {self.spool_max_bytes}) while Kafka is unreachable")
             topic = self._topic
             live = self._live
             produce = live.producer.produce if live is not None else None
@@ -258,7 +275,11 @@ class DurablePublisher:
         self._send(((EVENTS, terminal.encode(), value),))
 
     def publish_many(self, events: Iterable[PosEvent]) -> int:
-        """Publish events in order; returns how many."""
+        """Publish events in order; returns how many.
+
+        Raises:
+            SpoolFull: the spool is at its cap; none of `events` was taken.
+        """
         keys = self._keys
         return self._send((EVENTS, keys.get(ev.pos_terminal) or self._key(ev.pos_terminal),
                            encode(ev)) for ev in events)
@@ -270,13 +291,20 @@ class DurablePublisher:
         return key
 
     def publish_deadletter(self, r: Rejected) -> None:
-        """Send a rejected piece to pos.deadletter (spooled like events when needed)."""
+        """Send a rejected piece to pos.deadletter (spooled like events when needed; refused
+        with SpoolFull like events when the spool is full)."""
         self._send(((DEADLETTER, r.terminal.encode(), deadletter_value(r)),))
 
     def publish_rejects(self, rejects: Iterable[Rejected]) -> int:
         """Send several rejected pieces to pos.deadletter."""
         return self._send((DEADLETTER, r.terminal.encode(), deadletter_value(r))
                           for r in rejects)
+
+    @property
+    def full(self) -> bool:
+        """True while new input is refused: spooling, with the spool at or over its cap."""
+        return (self._mode == SPOOLING and self.spool_max_bytes > 0
+                and self.spool.end >= self.spool_max_bytes)
 
     @property
     def mode(self) -> str:
@@ -305,7 +333,9 @@ class DurablePublisher:
     def snapshot(self) -> dict[str, int]:
         """The counters, flat (for metrics)."""
         self.stats.spool_records = self.spool.records
+        self.stats.spool_bytes = self.spool.end
         self.stats.spooling = int(self._mode == SPOOLING)
+        self.stats.spool_full = int(self.full)
         return asdict(self.stats)
 
     # -- the keeper thread -----------------------------------------------------------------

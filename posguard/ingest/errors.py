@@ -6,11 +6,13 @@
     ├── RegistryError       a bad terminal entry or a conflict in the terminal registry
     ├── DefinitionError     a printer transaction definition that cannot be used
     └── SpoolError          the local spool cannot be written or read
+        └── SpoolFull       the spool reached its size limit: new input is refused
 """
 
 from posguard.errors import PosguardError
 
-__all__ = ["IngestError", "FieldError", "RegistryError", "DefinitionError", "SpoolError"]
+__all__ = ["IngestError", "FieldError", "RegistryError", "DefinitionError", "SpoolError",
+           "SpoolFull"]
 
 
 class IngestError(PosguardError):
@@ -40,3 +42,8 @@ class DefinitionError(IngestError):
 
 class SpoolError(IngestError):
     """The local spool cannot be written or read."""
+
+
+class SpoolFull(SpoolError):
+    """The broker is away and the spool holds its configured maximum: new input is refused
+    (nothing was taken from the call that raised it)."""

@@ -7,6 +7,11 @@ connections over all TCP listeners. Bad input never closes a connection: the dec
 resynchronises and rejects go to pos.deadletter.
 UDP: each datagram is decoded on its own (complete documents or lines); datagrams above the
 port's rate are dropped and counted.
+
+Spool full (the broker has been away long enough to fill the spool, see SpoolFull): a TCP
+connection gets one line `SPOOL_FULL_LINE` and is closed; new connections get the line at
+once, before anything is read, so their data stays with the sender. A datagram's content is
+counted as refused. Nothing accepted before is affected.
 """
 
 from __future__ import annotations
@@ -20,13 +25,17 @@ from collections.abc import Callable
 from posguard.ingest.config import IngestConfig
 from posguard.ingest.counters import IngestCounters
 from posguard.ingest.directory import TerminalDirectory
+from posguard.ingest.errors import SpoolFull
 from posguard.ingest.intake import Intake
 from posguard.ingest.rawdump import RawDumper
 
-__all__ = ["TcpListener", "UdpListener", "Shell", "now_micros"]
+__all__ = ["TcpListener", "UdpListener", "Shell", "now_micros", "SPOOL_FULL_LINE"]
 
 log = logging.getLogger(__name__)
 READ_SIZE = 64 * 1024
+REFUSE_LINGER = 2.0  # seconds a refused connection's late input is drained before closing
+SPOOL_FULL_LINE = (b"ERROR posguard: spool full (Kafka unreachable), input refused; "
+                   b"send it again later\n")
 
 
 def now_micros() -> int:
@@ -121,7 +130,11 @@ class TcpListener:
         c.connections_open += 1
         c.connections_total += 1
         try:
-            await self._serve(reader, writer)
+            if self.shell.intake.full:  # tell the sender before it sends anything
+                c.connections_refused_spool_full += 1
+                await _refuse(reader, writer)
+            else:
+                await self._serve(reader, writer)
         except Exception:  # a bug must cost one connection, never the listener
             log.exception("tcp %d: connection failed", self.port)
         finally:
@@ -135,6 +148,7 @@ class TcpListener:
         peer = writer.get_extra_info("peername")
         source = f"tcp:{self.port} {peer[0]}:{peer[1]}" if peer else self.key
         decoder = sh.directory.decoder("tcp", self.port, self.protocol, source)
+        refused = False
         dump = sh.dump_key("tcp", self.port)
         bucket = _Bucket(sh.config.rate_bytes_per_second)
         try:
@@ -152,12 +166,38 @@ class TcpListener:
                 sh.counters.bytes_in[self.key] += len(data)
                 if dump is not None and sh.dumper is not None:
                     sh.dumper.write(dump, data)
-                sh.intake.take(decoder.feed(data, sh.clock()), self.key)
+                try:
+                    sh.intake.take(decoder.feed(data, sh.clock()), self.key)
+                except SpoolFull:  # counted as refused by the intake
+                    refused = True  # a document cut off by our close is not the sender's
+                    await _refuse(reader, writer)
+                    return
                 wait = bucket.take(len(data))
                 if wait:
                     await asyncio.sleep(wait)
         finally:
-            sh.intake.take(decoder.close(sh.clock()), self.key)
+            if not refused:
+                with contextlib.suppress(SpoolFull):  # counted as refused by the intake
+                    sh.intake.take(decoder.close(sh.clock()), self.key)
+
+
+async def _refuse(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Tell a TCP sender that its input is refused (spool full), then close.
+
+    The line is followed by our end of the stream (FIN), and what the sender still sends is
+    read and dropped for up to REFUSE_LINGER seconds: closing with unread input would reset
+    the connection, and a reset can destroy the line before the sender reads it.
+    """
+    with contextlib.suppress(Exception):
+        writer.write(SPOOL_FULL_LINE)
+        await asyncio.wait_for(writer.drain(), 5)
+        if writer.can_write_eof():
+            writer.write_eof()
+        deadline = time.monotonic() + REFUSE_LINGER
+        while (left := deadline - time.monotonic()) > 0:
+            if not await asyncio.wait_for(reader.read(READ_SIZE), left):
+                break
+    writer.close()
 
 
 class _UdpProtocol(asyncio.DatagramProtocol):
@@ -215,4 +255,5 @@ class UdpListener:
         decoder = sh.directory.decoder("udp", self.port, self.protocol,
                                        f"udp:{self.port} {host}:{addr[1]}")
         ts = sh.clock()
-        sh.intake.take(decoder.feed(data, ts) + decoder.close(ts), self.key)
+        with contextlib.suppress(SpoolFull):  # no one to tell: counted as refused
+            sh.intake.take(decoder.feed(data, ts) + decoder.close(ts), self.key)

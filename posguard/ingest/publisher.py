@@ -43,6 +43,8 @@ class Publisher(Protocol):
     def publish_many(self, events: Iterable[PosEvent]) -> int: ...
     def publish_deadletter(self, r: Rejected) -> None: ...
     def flush(self, timeout: float = 30.0) -> int: ...
+    @property
+    def full(self) -> bool: ...  # True while new input is refused (SpoolFull)
 
 
 class EventPublisher:
@@ -95,6 +97,11 @@ class EventPublisher:
     def publish_deadletter(self, r: Rejected) -> None:
         """Send a rejected piece to pos.deadletter (key: its terminal, if known)."""
         self._produce(self.topics.deadletter, r.terminal.encode(), deadletter_value(r))
+
+    @property
+    def full(self) -> bool:
+        """Always False: this publisher has no spool (it never refuses input)."""
+        return False
 
     def flush(self, timeout: float = 30.0) -> int:
         """Wait for acknowledgements; returns the number still not delivered."""

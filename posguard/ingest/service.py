@@ -23,7 +23,7 @@ from posguard.ingest.config import IngestConfig
 from posguard.ingest.counters import IngestCounters
 from posguard.ingest.directory import TerminalDirectory
 from posguard.ingest.durable import DurablePublisher
-from posguard.ingest.errors import IngestError
+from posguard.ingest.errors import IngestError, SpoolFull
 from posguard.ingest.files import load_definitions, read_document
 from posguard.ingest.http_ingest import ingest_http_batch
 from posguard.ingest.ids import EventIds
@@ -35,9 +35,11 @@ from posguard.ingest.registry_toml import ingest_config_from_document, registry_
 from posguard.ingest.spool import Spool
 from posguard.streams.topics import Topics
 
-__all__ = ["IngestService"]
+__all__ = ["IngestService", "SPOOL_FULL_ERROR"]
 
 log = logging.getLogger(__name__)
+SPOOL_FULL_ERROR = ("the ingest spool is full (Kafka has been unreachable): nothing of this "
+                    "request was accepted; send it again later")
 
 Listener = TcpListener | UdpListener
 
@@ -111,7 +113,8 @@ class IngestService:
         self.publisher = DurablePublisher(
             self.bootstrap, self.topics, spool, self.kafka_config,
             message_timeout=self.config.message_timeout,
-            fsync_interval=self.config.fsync_interval).start()
+            fsync_interval=self.config.fsync_interval,
+            spool_max_bytes=self.config.spool_max_bytes).start()
         self.intake = Intake(self.publisher, self.counters)
         self._dumper = RawDumper(self._folder(self.config.raw_dump_dir, self.data_dir / "raw"))
         self.shell = Shell(self.config, self.directory, self.intake, self.counters,
@@ -175,7 +178,8 @@ class IngestService:
             await asyncio.sleep(1.0)
             events = self.directory.expire_printers(now_micros())
             if events and self.intake is not None:
-                self.intake.take(events, "text")
+                with contextlib.suppress(SpoolFull):  # counted as refused by the intake
+                    self.intake.take(events, "text")
 
     def _stat(self) -> float:
         try:
@@ -222,6 +226,9 @@ class IngestService:
             return 503, {"error": "the ingest adapters are not running"}
         self.counters.http_requests += 1
         self.counters.bytes_in["http"] += len(body)
+        if self.intake.full:  # before parsing: under pressure, turn it away cheaply
+            self.counters.http_refused += 1
+            return 503, {"error": SPOOL_FULL_ERROR}
         if self._dumper is not None and any(t.raw_dump and t.transport == "http"
                                             for t in self.directory.registry):
             self._dumper.write("http", body + b"\n")
@@ -229,9 +236,14 @@ class IngestService:
                                 now_micros(), self.config.http_max_body_bytes, source)
         if out.rejects:
             self.counters.http_rejected += 1
-            self.intake.reject(out.rejects, "http")
+            with contextlib.suppress(SpoolFull):  # counted as refused; the 4xx answer stands
+                self.intake.reject(out.rejects, "http")
         if out.events:
-            self.intake.accept(out.events)
+            try:
+                self.intake.accept(out.events)
+            except SpoolFull:  # the spool filled up since the check: nothing was taken
+                self.counters.http_refused += 1
+                return 503, {"error": SPOOL_FULL_ERROR}
         return out.status, out.body
 
     def ingest_http_threadsafe(self, body: bytes,

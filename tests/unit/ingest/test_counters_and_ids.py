@@ -19,12 +19,14 @@ def test_counters_snapshot_and_per_terminal() -> None:
     c.accepted.update(["T1", "T1", "T2"])
     c.count_rejects("T1", "malformed")
     c.count_rejects("tcp:5001", "garbage", 2)
+    c.refused.update(["T1", "T3"])
     snap = c.snapshot()
-    assert (snap["accepted"], snap["rejected"]) == (3, 3)
+    assert (snap["accepted"], snap["rejected"], snap["refused"]) == (3, 3, 2)
     assert (snap["rejected_garbage"], snap["rejected_malformed"]) == (2, 1)
-    assert c.per_terminal()["T1"] == {"accepted": 2, "rejected": 1,
+    assert c.per_terminal()["T1"] == {"accepted": 2, "rejected": 1, "refused": 1,
                                       "rejected_by_code": {"malformed": 1}}
     assert c.per_terminal()["tcp:5001"]["rejected"] == 2
+    assert c.per_terminal()["T3"]["refused"] == 1
 
 
 def test_burst_log(caplog: pytest.LogCaptureFixture) -> None:
