@@ -1,11 +1,13 @@
-"""Faust worker throughput by process count (issue 10: the per-worker rate in deploy/README.md).
+"""Faust worker throughput (issue 8) and by process count (issue 10: deploy/README.md).
 
-A pos.events topic with 8 partitions is filled with simulated chain traffic; then 1, 2 and 4
-`posguard worker --kafka B --no-sink` processes (receipt assembly + detectors, their tables
-and repartition topics) consume it as one consumer group. The rate is read from the group's
-committed offsets: (last - first observed) / time between them, so process start-up and the
-first group join are not counted. Baseline: a bare confluent-kafka consume loop over the same
-topic, in this process.
+A pos.events topic with 8 partitions is filled with simulated chain traffic; then
+`posguard worker --kafka B` processes (receipt assembly + all standard detectors, their
+tables and repartition topics; with and without the ClickHouse sink) consume it. The rate is
+read from the groups' committed offsets: (last - first observed) / time between them, so
+process start-up and the first group join are not counted. Baselines, same topic, same run:
+a bare confluent-kafka consume loop, and two plain Faust agents on Faust's stock transport
+(bench/faust_baseline.py): raw bytes with one await per event, and the idiomatic one with
+faust.Record values.
 
 On a 2-core machine more processes than cores cannot go faster: the figures then show the
 overhead of sharing, not scale-out. Each worker is one Python process (one core at most), so
@@ -15,6 +17,7 @@ on a host with C free cores expect up to ~min(W, C) times the 1-worker rate.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -48,6 +51,16 @@ def bare_consume(bootstrap: str, topic: str, n: int) -> float:
     return n / took if took > 0 else float("inf")
 
 
+def faust_rate(bootstrap: str, topic: str, n: int, mode: str) -> float:
+    """Events/s of a plain Faust agent (bench/faust_baseline.py) in a child process."""
+    out = subprocess.run([sys.executable, "-m", "bench.faust_baseline", mode, bootstrap, topic,
+                          str(n)], capture_output=True, text=True, timeout=900)
+    numbers = re.findall(r"(\d+\.\d)\s*$", out.stdout)
+    if out.returncode or not numbers:
+        raise RuntimeError(f"faust baseline {mode} failed: {out.stderr[-500:]}")
+    return float(numbers[-1])
+
+
 def committed(bootstrap: str, group: str, topic: str) -> int:
     """Messages the group has committed on the topic (sum over partitions)."""
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "log_level": 3})
@@ -59,14 +72,16 @@ def committed(bootstrap: str, group: str, topic: str) -> int:
 
 
 def worker_rate(bootstrap: str, prefix: str, topic: str, n: int, workers: int,
-                timeout: float = 600.0) -> float:
-    """Events/s of `workers` processes reading n events, from the committed offsets."""
+                timeout: float = 600.0, sink: bool = False) -> float:
+    """Events/s of `workers` processes reading n events, from the committed offsets (with
+    the sink on: until the sink's group has stored them too)."""
     app_id = f"bench-workers-{uuid.uuid4().hex[:6]}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("POSGUARD_")}
     tmp = tempfile.mkdtemp(prefix="posguard-bench-workers-")
+    groups = [app_id, f"{app_id}.sink"] if sink else [app_id]
     procs = [subprocess.Popen(
-        [sys.executable, "-m", "posguard.console.cli", "worker", "--no-sink",
-         "--kafka", bootstrap, "--partitions", str(PARTITIONS), "--topic-prefix", prefix,
+        [sys.executable, "-m", "posguard.console.cli", "worker",
+         *([] if sink else ["--no-sink"]), "--kafka", bootstrap, "--partitions", str(PARTITIONS), "--topic-prefix", prefix,
          "--app-id", app_id, "--data", f"{tmp}/w{i}", "--session-timeout", "6",
          "--rebalance-timeout", "6", "--log-level", "warning"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
@@ -75,7 +90,7 @@ def worker_rate(bootstrap: str, prefix: str, topic: str, n: int, workers: int,
         first: tuple[float, int] | None = None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            done = committed(bootstrap, app_id, topic)
+            done = min(committed(bootstrap, g, topic) for g in groups)
             now = time.perf_counter()
             if done and first is None:
                 first = (now, done)
@@ -100,19 +115,31 @@ def worker_rate(bootstrap: str, prefix: str, topic: str, n: int, workers: int,
 
 
 def run() -> list[dict]:
-    n = size("worker_events", 60_000)
+    n = size("worker_events", 100_000)
     events = sim_events(n, seed=5)
     topics = filled_topics(events, PARTITIONS)
     bootstrap = broker().bootstrap
-    base = bare_consume(bootstrap, topics.events, n)
+    bare = bare_consume(bootstrap, topics.events, n)
+    raw = faust_rate(bootstrap, topics.events, n, "raw")
+    record = faust_rate(bootstrap, topics.events, n, "record")
     cores = os.cpu_count() or 1
-    out = []
-    for w in (1, 2, 4):
+    one = worker_rate(bootstrap, topics.prefix, topics.events, n, 1)
+    with_sink = worker_rate(bootstrap, topics.prefix, topics.events, n, 1, sink=True)
+    out = [
+        row("Faust raw-bytes agent, one await per event (stock transport)", raw, "events/s",
+            bare, "bare confluent-kafka consume, same topic", events=n),
+        row("Faust worker x1: assembly + all detectors (events/s)", one, "events/s", raw,
+            "Faust raw-bytes agent, same topic", ">= 4x raw Faust (>= 50,000)", events=n),
+        row("Faust worker x1 vs idiomatic Faust (Record, one await per event)", one,
+            "events/s", record, "Faust Record agent, same topic", "", events=n),
+        row("Faust worker x1 + ClickHouse sink (events/s stored)", with_sink, "events/s", raw,
+            "Faust raw-bytes agent, same topic", ">= 50,000", events=n),
+    ]
+    for w in (2, 4):
         rate = worker_rate(bootstrap, topics.prefix, topics.events, n, w)
         out.append(row(f"Faust workers x{w}, 8 partitions (events/s, {cores} cores)", rate,
-                       "events/s", base, "bare confluent-kafka consume, same topic",
-                       "scales ~linearly up to free cores" if w > 1 else "",
-                       workers=w, cores=cores, events=n))
+                       "events/s", one, "1 worker, same topic",
+                       "scales ~linearly up to free cores", workers=w, cores=cores, events=n))
     return out
 
 

@@ -16,9 +16,11 @@
     │   ├── StoreUnavailable       the engine cannot be reached (retry later)
     │   ├── QueryError             the engine refused a statement
     │   │   └── sql_access: SqlRefused, SqlLimitExceeded, SqlFailed
-    │   └── cluster.ClusterDDLError   a statement that cannot be made cluster DDL
+    │   ├── StoreConfigError       a store setting that cannot be used
+    │   └── ClusterDDLError        a statement that cannot be made cluster DDL
     ├── streams.errors.StreamsError
-    │   └── BrokerError            the Kafka broker cannot be started or reached
+    │   ├── BrokerError            the Kafka broker cannot be started or reached
+    │   └── KafkaConfigError       a Kafka client setting (TLS/SASL) that cannot be used
     ├── reports.errors.ReportError
     │   ├── UnknownReportType, ReportWriteError, ReportOutputError
     ├── scripting.errors.ScriptingError

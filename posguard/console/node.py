@@ -90,10 +90,7 @@ class Node:
         ensure_topics(self.bootstrap, self.topics, s.partitions, s.replication,
                       extra_config={k: str(v) for k, v in s.kafka_config.items()})
         if self.want_sink or self.want_api:
-            from posguard.store import open_backend
-
-            self.backend = open_backend(s.clickhouse, s.data, s.database,
-                                        options=s.clickhouse_options)
+            self.backend = s.open_store()
             self._stops.append(self.backend.close)
             from posguard.store.views import set_terminal_timezones
 

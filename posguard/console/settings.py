@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from posguard.console.errors import SettingsError
 
 if TYPE_CHECKING:
+    from posguard.store.backends.base import Backend
     from posguard.store.backends.http_backend import HttpOptions
 
 __all__ = ["Settings", "FIELDS", "CLICKHOUSE_KEYS", "load_settings", "env_name"]
@@ -61,6 +62,14 @@ class Settings:
         return HttpOptions(username=self.clickhouse_user, password=self.clickhouse_password,
                            ca_file=self.clickhouse_ca_file, cert_file=self.clickhouse_cert_file,
                            key_file=self.clickhouse_key_file, verify=self.clickhouse_verify)
+
+    def open_store(self, migrate: bool = True) -> Backend:
+        """The store these settings name: chDB in `data`, or the ClickHouse server at
+        `clickhouse` with the `[clickhouse]` credentials and TLS files."""
+        from posguard.store import open_backend
+
+        return open_backend(self.clickhouse, self.data, self.database, migrate=migrate,
+                            options=self.clickhouse_options)
 
     @property
     def api_url(self) -> str:

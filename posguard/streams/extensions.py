@@ -1,4 +1,4 @@
-"""The agents a worker runs besides receipt assembly (detectors, ...), in one list."""
+"""The agents a worker runs (receipt assembly, detectors, ...), in one list."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ __all__ = ["default_extensions"]
 
 
 def default_extensions(zones: dict[str, str] | None = None) -> tuple[Extension, ...]:
-    """Extensions every worker runs: the detector agents.
+    """Extensions every worker runs: receipt assembly and the detector agents.
 
     Args:
         zones: terminal GUID -> IANA timezone, for rules in store-local time.
     """
-    from posguard.streams.detection import install_detection
+    from posguard.streams.pipeline import install_pipeline
 
-    def detection(ctx: WorkerContext) -> None:
-        install_detection(ctx, zones)
+    def pipeline(ctx: WorkerContext) -> None:
+        install_pipeline(ctx, zones)
 
-    return (detection,)
+    return (pipeline,)

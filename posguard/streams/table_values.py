@@ -1,32 +1,30 @@
-"""What a posguard Faust table stores per key: the state, the offset it has seen, and what
-it recently sent.
+"""What a posguard Faust table stores per key: the state and how far into its sources the
+state has got.
 
-A worker killed after a table write but before its output (a receipt, an incident) was
-delivered restarts with the state already advanced: the replayed event is skipped (its
-offset is not newer), and the output it had produced is sent again from `sent`, so output is
-at least once; receipts and incidents have deterministic ids, so the store keeps one copy.
+Agents send a batch's outputs (receipts, incidents, routed events) and wait for the broker to
+confirm them before they write the states that produced them. A worker killed in between
+replays those events: a key whose stored offset already covers an event skips it (its
+outputs went out), one that does not folds it in again and sends the same outputs again,
+which carry deterministic ids the store keeps once. Either way nothing is lost or applied
+twice.
 """
 
 from __future__ import annotations
 
 import msgspec
 
-__all__ = ["KeyedValue", "pack", "unpack", "remember", "resend_for", "already_seen"]
-
-RECENT_OUTPUTS = 32  # outputs remembered per key: far more than one commit interval holds
-RECENT_IDS = 256  # event ids remembered per key of a repartitioned scope
+__all__ = ["KeyedValue", "pack", "unpack", "is_new"]
 
 
 class KeyedValue(msgspec.Struct, array_like=True):
-    """offset: the last source offset folded in; state: the encoded state; sent: recent
-    (source offset, [encoded outputs]) pairs, oldest first; seen: the ids of the key's most
-    recent events (a repartition topic can carry an event twice when the router that
-    forwarded it was restarted: its copy has a new offset, so only the id tells)."""
+    """offset: the last source offset folded in (keys of a topic read directly); state: the
+    encoded state; applied: for keys fed through a repartition topic, the last pos.events
+    offset folded in per pos.events partition (a restarted router forwards events again
+    under new repartition offsets; their pos.events position tells the copies apart)."""
 
     offset: int
     state: bytes
-    sent: list[tuple[int, list[bytes]]] = msgspec.field(default_factory=list)
-    seen: list[str] = msgspec.field(default_factory=list)
+    applied: dict[int, int] = msgspec.field(default_factory=dict)
 
 
 _enc = msgspec.msgpack.Encoder()
@@ -41,24 +39,10 @@ def unpack(raw: bytes) -> KeyedValue:
     return _dec.decode(raw)
 
 
-def remember(value: KeyedValue, offset: int, outputs: list[bytes]) -> None:
-    """Record what the event at `offset` sent (only events that sent something)."""
-    if outputs:
-        value.sent.append((offset, outputs))
-        del value.sent[:-RECENT_OUTPUTS]
-
-
-def resend_for(value: KeyedValue, offset: int) -> list[bytes]:
-    """What the event at `offset` sent, when a replay skips it."""
-    return [o for off, outs in value.sent if off == offset for o in outs]
-
-
-def already_seen(value: KeyedValue, event_id: str) -> bool:
-    """True when `event_id` was folded in already; otherwise remember it (bounded)."""
-    if not event_id:
+def is_new(value: KeyedValue, partition: int, offset: int) -> bool:
+    """True when the pos.events record (partition, offset) is not folded in yet; records
+    it as folded in. One terminal's events come from one partition in offset order."""
+    if offset <= value.applied.get(partition, -1):
         return False
-    if event_id in value.seen:
-        return True
-    value.seen.append(event_id)
-    del value.seen[:-RECENT_IDS]
-    return False
+    value.applied[partition] = offset
+    return True

@@ -52,9 +52,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def _backend(settings: Settings):  # type: ignore[no-untyped-def]
-    from posguard.store import open_backend
 
-    return open_backend(settings.clickhouse, settings.data, settings.database, migrate=False)
+    return settings.open_store(migrate=False)
 
 
 def _where(settings: Settings, cluster: str | None) -> str:

@@ -58,10 +58,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     if settings.clickhouse:
         from posguard.reports.build import build_report
-        from posguard.store import open_backend
 
-        backend = open_backend(settings.clickhouse, settings.data, settings.database,
-                               migrate=False)
+        backend = settings.open_store(migrate=False)
         try:
             built = build_report(
                 backend, rt, t0, t1, args.store or None, args.tz,

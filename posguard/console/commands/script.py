@@ -101,10 +101,8 @@ def _host(args: argparse.Namespace, settings: Settings) -> Any:
 
     backend = None
     if settings.clickhouse:
-        from posguard.store import open_backend
 
-        backend = open_backend(settings.clickhouse, settings.data, settings.database,
-                               migrate=False)
+        backend = settings.open_store(migrate=False)
     kafka_config = dict(settings.kafka_config)
     consumer = {"session.timeout.ms": int(settings.session_timeout * 1000), **kafka_config}
     registered, zones = registry_access(node_config_file(settings))

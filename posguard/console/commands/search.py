@@ -42,14 +42,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         import msgspec
 
         from posguard.model.filters import EventFilter, SearchFlags, StringFilter
-        from posguard.store import open_backend
         from posguard.store.search import search_events
 
         modes = {"contains": SearchFlags.CONTAINS, "starts": SearchFlags.STARTS_WITH,
                  "ends": SearchFlags.ENDS_WITH, "exact": SearchFlags.EXACT}
         flags = modes[args.text_mode] | (SearchFlags.CASE_SENSITIVE if args.case_sensitive else 0)
-        backend = open_backend(settings.clickhouse, settings.data, settings.database,
-                               migrate=False)
+        backend = settings.open_store(migrate=False)
         f = EventFilter(cashiers=tuple(args.cashier), events=tuple(args.event),
                         receipt_number=tuple(args.receipt), terminals=tuple(args.terminal),
                         text=tuple(StringFilter(t, flags) for t in args.text))

@@ -38,11 +38,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     limits = SqlLimits(max_execution_time=args.timeout or base.max_execution_time,
                        max_result_rows=args.max_rows or base.max_result_rows)
     if settings.clickhouse:
-        from posguard.store import open_backend
         from posguard.store.sql_access import run_sql
 
-        backend = open_backend(settings.clickhouse, settings.data, settings.database,
-                               migrate=False)
+        backend = settings.open_store(migrate=False)
         try:
             out = run_sql(backend, query, args.format, limits)
         finally:
