@@ -193,10 +193,13 @@ class ChainSimulator:
         ]
 
     def _low_totals(self, term: SimTerminal, op: str) -> list[tuple[str, dict[str, object]]]:
-        """Three receipts in a row for 0.90 each (a bag sold to cover for a till skim)."""
+        """Three receipts in a row for 0.90 each (a bag sold to cover for a till skim), with
+        consecutive numbers as a till gives them (printer layouts read numbers only)."""
         out: list[tuple[str, dict[str, object]]] = []
         for k in range(3):
-            num = f"{op}-{k}"
+            if k:
+                term.receipt_no += 1
+            num = op if not k else f"{term.receipt_no:07d}"
             out += [("POS_RECEIPT_OPEN", {"op_id": num}),
                     ("POS_POSITION_ADD_BY_SCANNER", {"op_id": num, "position": 1,
                                                      "text": "Plastic bag", "article": "99001",

@@ -225,3 +225,37 @@ def test_line_splitter() -> None:
     assert [getattr(x, "code", x) for x in s.feed(b"e\n123456789")] == [b"cde", "oversized"]
     assert s.feed(b"0\nok\n") == [b"ok"]  # the rest of the long line is dropped
     assert s.feed(b"tail") == [] and s.close() == [b"tail"]
+
+
+@pytest.mark.parametrize(("t", "layout"), [(GROCER, "grocer-en"), (FISCAL, "fiscal-ru")])
+def test_simulator_traffic_sent_event_by_event_reads_back_through_the_definition(
+        t: Terminal, layout: str) -> None:
+    """What `posguard simulate --protocol text` sends (one terminal's events, each encoded
+    on its own as TerminalSender does) reads back, through the shipped definition, as the
+    events the layout prints. A printed receipt cannot show how an item was entered, so
+    POS_POSITION_ADD and POS_POSITION_ADD_BY_SCANNER compare as one."""
+    from posguard.ingest.encoders import LAYOUTS, encode_events
+    from posguard.ingest.simulator import ChainSimulator
+
+    events = list(ChainSimulator(1, 1, seed=5, fraud_rate=0.3).events(
+        600, 1_796_000_000_000_000, 1_000_000))
+    data = b"".join(encode_events("text", [ev], t, layout, with_guid=True) for ev in events)
+    out, state = decode(t, data, chunks=333)
+    assert not [e for e in out if isinstance(e, Rejected)]
+    render = LAYOUTS[layout][0]
+    printed = [e for e in events if render(e, t) is not None]
+    assert len(printed) > 500 and len({e.op_id for e in printed}) > 50
+
+    def key(e: PosEvent) -> tuple[object, ...]:
+        kind = e.type.replace("_BY_SCANNER", "")
+        amounts = (0 if e.weight else e.quantity or 1, e.weight, e.price_per_unit, e.price)
+        item = kind == "POS_POSITION_ADD"  # a delete without a name prints a placeholder
+        return (kind, e.op_id if kind != "POS_DRAWER_OPEN" or e.op_id else "",
+                e.text if item else "", amounts if kind == "POS_POSITION_ADD" else (),
+                e.price if kind in ("POS_SUBTOTAL", "POS_PAYMENT_CASH", "POS_PAYMENT_CARD",
+                                    "POS_CHANGE", "POS_POSITION_DELETE") else 0,
+                e.discount_card if kind == "POS_DISCOUNT_CARD" else "",  # then kept per receipt
+                e.discount if kind == "POS_DISCOUNT_RECEIPT" else 0)
+
+    got = [key(e) for e in out if isinstance(e, PosEvent)]
+    assert got == [key(e) for e in printed]
