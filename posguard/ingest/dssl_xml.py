@@ -173,10 +173,14 @@ class DsslDecoder:
         """Bytes received at `ts_received` -> the events and rejects they complete."""
         return self._convert(self.splitter.feed(chunk), ts_received)
 
+    @property
+    def holding(self) -> bool:
+        """True while the bytes so far end inside a document (see XmlSplitter.holding)."""
+        return self.splitter.holding
+
     def close(self, ts_received: int) -> list[PosEvent | Rejected]:
         """The stream ended: rejects for whatever is left unfinished."""
         return self._convert(self.splitter.close(), ts_received)
-
 
 
 _fast = flat_fields  # the two paths under their test names (tests/fuzz hold them equal)

@@ -5,8 +5,9 @@ per connection a byte-rate limit (reads pause above it, so a flooding sender is 
 TCP flow control instead of crowding the others), an idle timeout, and a cap on open
 connections over all TCP listeners. Bad input never closes a connection: the decoder
 resynchronises and rejects go to pos.deadletter.
-UDP: each datagram is decoded on its own (complete documents or lines); datagrams above the
-port's rate are dropped and counted.
+UDP: JSON and printer text are decoded datagram by datagram; DSSL XML per sender, so a
+document may span datagrams (see UdpListener); datagrams above the port's rate are dropped
+and counted.
 
 Spool full (the broker has been away long enough to fill the spool, see SpoolFull): a TCP
 connection gets one line `SPOOL_FULL_LINE` and is closed; new connections get the line at
@@ -24,10 +25,13 @@ from collections.abc import Callable
 
 from posguard.ingest.config import IngestConfig
 from posguard.ingest.counters import IngestCounters
-from posguard.ingest.directory import TerminalDirectory
+from posguard.ingest.directory import StreamDecoder, TerminalDirectory
+from posguard.ingest.dssl_xml import DsslDecoder
 from posguard.ingest.errors import SpoolFull
 from posguard.ingest.intake import Intake
 from posguard.ingest.rawdump import RawDumper
+from posguard.ingest.rejects import Rejected
+from posguard.model.events import PosEvent
 
 __all__ = ["TcpListener", "UdpListener", "Shell", "now_micros", "SPOOL_FULL_LINE"]
 
@@ -215,7 +219,18 @@ class _UdpProtocol(asyncio.DatagramProtocol):
 
 
 class UdpListener:
-    """A UDP port speaking one protocol; each datagram holds whole documents or lines."""
+    """A UDP port speaking one protocol.
+
+    JSON and printer text: each datagram is decoded on its own (whole lines; a last line
+    without its newline ends with the datagram). DSSL XML: the datagrams of one sender
+    (address and port) are one stream, as on TCP, so a document may arrive split across
+    datagrams: the sender's decoder is kept while it holds an unfinished document, and closed
+    (the unfinished piece rejected as truncated) when the sender stays silent for
+    `idle_timeout`, when more than `max_connections` senders are half-way at once (the
+    longest silent goes first), or when the listener stops. A lost or reordered datagram
+    costs the document it cut (truncated, or garbage for a tail without its head); the next
+    document starts clean.
+    """
 
     def __init__(self, shell: Shell, port: int, protocol: str):
         self.shell, self.port, self.protocol = shell, port, protocol
@@ -223,18 +238,50 @@ class UdpListener:
         self._transport: asyncio.DatagramTransport | None = None
         self._bucket = _Bucket(shell.config.udp_datagrams_per_second)
         self._dropping = False
+        # sender -> (its decoder, monotonic time of its last datagram), oldest first
+        self._senders: dict[tuple[str, int], tuple[StreamDecoder, float]] = {}
+        self._sweeper: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         self._transport, _ = await loop.create_datagram_endpoint(
             lambda: _UdpProtocol(self), local_addr=(self.shell.config.bind, self.port))
+        if self.protocol == "dssl-xml":
+            self._sweeper = asyncio.create_task(self._sweep())
         log.info("listening on udp %s:%d (%s)", self.shell.config.bind, self.port,
                  self.protocol)
 
     async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+            self._sweeper = None
         if self._transport is not None:
             self._transport.close()
             self._transport = None
+        self.expire(float("inf"))
+
+    async def _sweep(self) -> None:
+        period = min(1.0, self.shell.config.idle_timeout / 2)
+        while True:
+            await asyncio.sleep(period)
+            try:
+                self.expire(time.monotonic() - self.shell.config.idle_timeout)
+            except Exception:  # the sweeper must not die
+                log.exception("udp %d: expiring unfinished documents failed", self.port)
+
+    def expire(self, silent_since: float) -> int:
+        """Close the decoders of senders silent since before `silent_since` (monotonic s):
+        their unfinished documents are rejected as truncated. Returns how many."""
+        old = [k for k, (_, at) in self._senders.items() if at < silent_since]
+        out: list[PosEvent | Rejected] = []
+        ts = self.shell.clock()
+        for k in old:
+            out += self._senders.pop(k)[0].close(ts)
+        with contextlib.suppress(SpoolFull):  # no one to tell: counted as refused
+            self.shell.intake.take(out, self.key)
+        return len(old)
 
     def received(self, data: bytes, addr: tuple[str | bytes, int]) -> None:
         sh = self.shell
@@ -252,8 +299,20 @@ class UdpListener:
         if dump is not None and sh.dumper is not None:
             sh.dumper.write(dump, data)
         host = addr[0].decode() if isinstance(addr[0], bytes) else addr[0]
-        decoder = sh.directory.decoder("udp", self.port, self.protocol,
-                                       f"udp:{self.port} {host}:{addr[1]}")
+        sender = (host, addr[1])
         ts = sh.clock()
+        held = self._senders.pop(sender, None)
+        decoder = held[0] if held is not None else sh.directory.decoder(
+            "udp", self.port, self.protocol, f"udp:{self.port} {host}:{addr[1]}")
+        if not isinstance(decoder, DsslDecoder):
+            out = decoder.feed(data, ts) + decoder.close(ts)
+        else:
+            out = decoder.feed(data, ts)
+            if not decoder.holding:
+                out += decoder.close(ts)  # garbage left over is garbage whatever follows
+            else:  # the rest may come in the sender's next datagram
+                self._senders[sender] = (decoder, time.monotonic())
+                while len(self._senders) > sh.config.max_connections:
+                    out += self._senders.pop(next(iter(self._senders)))[0].close(ts)
         with contextlib.suppress(SpoolFull):  # no one to tell: counted as refused
-            sh.intake.take(decoder.feed(data, ts) + decoder.close(ts), self.key)
+            sh.intake.take(out, self.key)

@@ -31,6 +31,7 @@ _BLANK = b" \t\r\n\xef\xbb\xbf"  # whitespace and a UTF-8 byte-order mark
 _WS = b" \t\r\n"
 _CLOSE = {r: b"</" + r for r in ROOTS}
 _GARBAGE = "bytes that start no document"
+_STARTS = (b"<?xml", b"<transaction", b"<TransactionBlock")  # what a document starts with
 _START = re.compile(rb"<(?:\?xml(?=[ \t\r\n?])|(transaction|TransactionBlock)(?=[ \t\r\n>/]))")
 _ROOT_AFTER = re.compile(rb"[ \t\r\n]*<(transaction|TransactionBlock)(?=[ \t\r\n>/])")
 
@@ -73,6 +74,17 @@ class XmlSplitter:
     def pending(self) -> int:
         """Bytes held for a document not finished yet."""
         return len(self._buf)
+
+    @property
+    def holding(self) -> bool:
+        """True while the next bytes belong to what came so far: inside a document, dropping
+        the rest of an oversized one, or ending with what may be the first bytes of a
+        declaration or root cut off (anything else held is garbage whatever follows)."""
+        if self._doc >= 0 or self._skipping:
+            return True
+        lt = self._buf.rfind(b"<")
+        tail = self._buf[lt:] if lt >= 0 else b""
+        return bool(tail) and any(s.startswith(tail) for s in _STARTS)
 
     def feed(self, chunk: bytes | bytearray | memoryview) -> list[bytes | Bad]:
         """Add bytes; return the documents and bad pieces they complete, in stream order."""
