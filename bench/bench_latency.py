@@ -27,6 +27,8 @@ from confluent_kafka import Consumer
 
 from bench.common import T0, broker, size
 from bench.table import row
+from posguard.detectors.config import default_config
+from posguard.detectors.engine import DetectorEngine
 from posguard.ingest.publisher import EventPublisher
 from posguard.ingest.simulator import ChainSimulator
 from posguard.model.codec import decode_incident, encode
@@ -78,8 +80,16 @@ def run() -> list[dict[str, Any]]:
          "--app-id", f"lat-{topics.prefix}", "--data", tmp, "--session-timeout", "6",
          "--rebalance-timeout", "6", "--log-level", "warning"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    incidents = Arrivals(b.bootstrap, topics.incidents,
-                         lambda v: decode_incident(v).related_events[-1:])
+    scope_of = {d.guid: d.scope for d in DetectorEngine.from_config(default_config()).detectors}
+    scopes: dict[str, str] = {}
+
+    def trigger(v: bytes) -> list[str]:
+        inc = decode_incident(v)
+        for e in inc.related_events[-1:]:
+            scopes[e] = scope_of.get(inc.detector, "?")
+        return inc.related_events[-1:]
+
+    incidents = Arrivals(b.bootstrap, topics.incidents, trigger)
     events_seen = Arrivals(b.bootstrap, topics.events,
                            lambda v: [v[v.find(b'"event_id":"') + 12:].split(b'"', 1)[0]
                                       .decode()])
@@ -122,10 +132,15 @@ def run() -> list[dict[str, Any]]:
         except subprocess.TimeoutExpired:
             worker.kill()
     lat = [(incidents.seen[i] - t) * 1000 for i, t in sent.items() if i in incidents.seen]
+    by_scope = {sc: [(incidents.seen[i] - t) * 1000 for i, t in sent.items()
+                     if i in incidents.seen and scopes.get(i) == sc]
+                for sc in ("terminal", "cashier", "card")}
     base = [(events_seen.seen[i] - t) * 1000 for i, t in sent.items()
             if i in events_seen.seen]
     common = dict(rate=rate, achieved_rate=round(achieved), seconds=seconds,
-                  incidents=len(lat))
+                  incidents=len(lat),
+                  **{f"p50_{sc}_ms": round(percentile(v, 0.5)) for sc, v in by_scope.items()
+                     if v})
     return [
         row(f"detection latency p50 at {rate:,} ev/s", percentile(lat, 0.5), "ms",
             percentile(base, 0.5), "broker round trip p50 (publish -> bare consumer)", "",
