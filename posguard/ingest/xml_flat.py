@@ -151,32 +151,33 @@ class _Shape:
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*+")
 _CLOSE_TAG = re.compile(r"/([A-Za-z_][A-Za-z0-9_.-]*+)[ \t\r\n]*+")
-_SHAPES: dict[tuple[str, ...], _Shape | None] = {}
+_SHAPES: dict[str, _Shape] = {}
+_NOT_FLAT = _Shape([])  # no event type: flat_event leaves such documents to the general path
 _POW = [10**i for i in range(20)]
 # Bytes kept by the signature check: '<', '>', '&' and the control characters XML forbids.
 _PLAIN = bytes(sorted(set(range(256)) - set(_CONTROL) - set(b"<>&")))
 
 
-def _shape(key: tuple[str, ...]) -> _Shape | None:
-    """The meaning of a document body's shape, or None when it is not a run of flat elements.
+def _shape(key: str) -> _Shape:
+    """The meaning of a document body's shape (cached); _NOT_FLAT when it is not a run of
+    flat elements.
 
-    `key` is the body cut at every '<' and '>' with the element texts left out: the
-    whitespace before the first element, then per element its opening tag's name, its
-    closing tag ('/name' and maybe whitespace) and the whitespace after it.
+    `key` is the body cut at every '<' and '>' with the element texts left out, joined by
+    '<' (which no piece holds): the whitespace before the first element, then per element
+    its opening tag's name, its closing tag ('/name' and maybe whitespace) and the
+    whitespace after it.
     """
-    shape = _SHAPES.get(key, False)
-    if shape is not False:
-        return shape  # type: ignore[return-value]
+    parts = key.split("<")
     tags: list[str] = []
-    if len(key) % 3 == 1 and not key[0].strip(" \t\r\n"):
-        for i in range(1, len(key), 3):
-            name, close, gap = key[i], key[i + 1], key[i + 2]
+    if len(parts) % 3 == 1 and not parts[0].strip(" \t\r\n"):
+        for i in range(1, len(parts), 3):
+            name, close, gap = parts[i], parts[i + 1], parts[i + 2]
             m = _CLOSE_TAG.fullmatch(close)
             if (m is None or m.group(1) != name or _NAME.fullmatch(name) is None
                     or gap.strip(" \t\r\n")):
                 break
             tags.append(name)
-    got = _Shape(tags) if 3 * len(tags) == len(key) - 1 else None
+    got = _Shape(tags) if 3 * len(tags) == len(parts) - 1 else _NOT_FLAT
     if len(_SHAPES) < 1024:  # terminals send a handful of shapes; a flood is not cached
         _SHAPES[key] = got
     return got
@@ -192,10 +193,13 @@ def _flat_text(doc: bytes) -> str | None:
     nl = doc.find(b">") + 1
     codec = _DECLARATIONS.get(doc[:nl])  # the usual declarations, without a regex
     if codec is not None:
-        r = _ROOT_AFTER.match(doc, nl)
-        if r is None:
-            return None
-        root, head_end = r.group(1), r.end()
+        if doc.startswith(b"\n<transaction>", nl):  # and the usual root after it
+            root, head_end = b"transaction", nl + 14
+        else:
+            r = _ROOT_AFTER.match(doc, nl)
+            if r is None:
+                return None
+            root, head_end = r.group(1), r.end()
     else:
         m = _HEAD.match(doc)
         if m is None:
@@ -237,8 +241,9 @@ def flat_event(doc: bytes, resolve: Callable[[str, str], Terminal | None], ts_re
     pieces = text.replace(">", "<").split("<")
     values = pieces[2::4]
     del pieces[2::4]
-    shape = _shape(tuple(pieces))
-    if shape is None or not shape.has_type:
+    key = "<".join(pieces)
+    shape = _SHAPES.get(key) or _shape(key)
+    if not shape.has_type:
         return None
     values.append("")
     texts = shape.texts(values)
