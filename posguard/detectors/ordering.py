@@ -1,35 +1,46 @@
 """The order cross-terminal scopes see events in, for the archive and live.
 
-A cashier's or a card's events come from several terminals. The archive merges the
-terminals' streams by (ts_received, terminal GUID), each terminal keeping its own order:
-`archive_order`. Server reception time, not the terminals' clocks, because live events arrive
-in about that order whatever a terminal's clock says; a terminal whose clock is minutes off
-would otherwise always look late.
+A cashier's or a card's events come from several terminals. The archive sorts them by
+(ts_received, terminal GUID), stably, so events of one terminal with the same reception time
+(one DSSL packet) keep their terminal's order: `archive_order`. Server reception time, not the
+terminals' clocks, because live events arrive in about that order whatever a terminal's clock
+says; a terminal whose clock is minutes off would otherwise always look late.
+
+A sort, not a merge of the terminals' streams: a key's events in archive order are then the
+archive order of that key's events alone, whatever the other keys' events are, which is what
+a live agent that only sees one key's events can reproduce. (A merge that keeps each
+terminal's order gives the same order whenever each terminal's reception times never go
+backwards, the usual case; when one does go back, the merged order of a key would depend on
+events of other keys.)
 
 Live, a stream repartitioned by cashier or card interleaves the terminals as the routing
-agents happen to forward them, which is reception order give or take consumer lag. An
-`OrderBuffer` in the cashier/card agent restores `archive_order` exactly, provided no event
-arrives more than `lateness` behind the newest one seen: it holds each event until the
-newest reception time is `lateness` past it. Pure: no clock; the agent decides when to
-`flush` (say, when the stream has been idle for longer than the lateness).
+agents happen to forward them, which is reception order give or take consumer lag. Holding
+each event until the newest reception time seen is more than `lateness` past it, and
+releasing held events sorted as above (`release`), restores `archive_order` exactly provided
+no event arrives more than `lateness` behind the newest one seen before it. `OrderBuffer` is
+that hold as an object; `posguard.detectors.ordered_scope` keeps it inside a key's
+serialisable state. Pure: no clock; the caller decides when to flush.
 """
 
 from __future__ import annotations
 
-import heapq
-from collections import deque
 from collections.abc import Iterable
 
 from posguard.model.events import PosEvent
 
-__all__ = ["archive_order", "OrderBuffer"]
+__all__ = ["archive_order", "order_key", "release", "OrderBuffer"]
+
+
+def order_key(ev: PosEvent) -> tuple[int, str]:
+    """The sort key of `archive_order`: (ts_received, terminal GUID)."""
+    return (ev.ts_received, ev.pos_terminal)
 
 
 def archive_order(events: Iterable[PosEvent]) -> list[PosEvent]:
     """The order cross-terminal scopes (cashier, card) see events in.
 
-    Each terminal's events keep their order; terminals are merged by (ts_received,
-    terminal GUID).
+    Events sorted by (ts_received, terminal GUID); the sort is stable, so ties keep the
+    order they were given in (each terminal's own order).
 
     Example:
         >>> from posguard.detectors.testing import pos_event
@@ -37,16 +48,43 @@ def archive_order(events: Iterable[PosEvent]) -> list[PosEvent]:
         >>> [e.pos_terminal for e in archive_order(evs)]
         ['T1', 'T2']
     """
-    per_terminal: dict[str, list[PosEvent]] = {}
-    for ev in events:
-        per_terminal.setdefault(ev.pos_terminal, []).append(ev)
-    return list(
-        heapq.merge(*per_terminal.values(), key=lambda e: (e.ts_received, e.pos_terminal))
-    )
+    return sorted(events, key=order_key)
+
+
+def release(held: list[PosEvent], before: int) -> tuple[list[PosEvent], list[PosEvent]]:
+    """Split held events into those received before `before` and the rest.
+
+    Args:
+        held: events in arrival order (each terminal's in its order).
+        before: a reception time (microseconds); events with `ts_received < before` are due.
+
+    Returns:
+        (due, kept): the due events in `archive_order`, the others in arrival order.
+
+    Example:
+        >>> from posguard.detectors.testing import pos_event
+        >>> due, kept = release([pos_event("T2", "POS_FRAUD", at=5, ts_received=5),
+        ...                      pos_event("T1", "POS_FRAUD", at=3, ts_received=3),
+        ...                      pos_event("T3", "POS_FRAUD", at=9, ts_received=9)], before=9)
+        >>> [e.pos_terminal for e in due], [e.pos_terminal for e in kept]
+        (['T1', 'T2'], ['T3'])
+    """
+    due: list[PosEvent] = []
+    kept: list[PosEvent] = []
+    for ev in held:
+        (due if ev.ts_received < before else kept).append(ev)
+    if len(due) > 1:
+        due.sort(key=order_key)  # stable: ties keep arrival (= each terminal's) order
+    return due, kept
 
 
 class OrderBuffer:
     """Holds a live cross-terminal stream back by `lateness` to release it in archive order.
+
+    An event is held until an event received more than `lateness` after it has been seen.
+    Events that arrive no more than `lateness` behind the newest one seen before them come
+    out exactly in `archive_order`; a later one comes out with the next release (never
+    dropped), after the events released before it arrived.
 
     Args:
         lateness: microseconds of reception time an event may arrive behind the newest event
@@ -69,42 +107,22 @@ class OrderBuffer:
         if lateness < 0:
             raise ValueError("lateness must not be negative")
         self.lateness = lateness
-        self._queues: dict[str, deque[PosEvent]] = {}
-        self._heads: list[tuple[int, str]] = []  # (ts_received, terminal) of each queue head
-        self._newest = 0
-        self._held = 0
+        self._held: list[PosEvent] = []
+        self._newest: int | None = None
 
     def __len__(self) -> int:
         """How many events are held."""
-        return self._held
+        return len(self._held)
 
     def push(self, ev: PosEvent) -> list[PosEvent]:
         """Take one event; return the events now due, in archive order."""
-        q = self._queues.get(ev.pos_terminal)
-        if q is None:
-            q = self._queues[ev.pos_terminal] = deque()
-        if not q:
-            heapq.heappush(self._heads, (ev.ts_received, ev.pos_terminal))
-        q.append(ev)
-        self._held += 1
-        if ev.ts_received > self._newest:
+        self._held.append(ev)
+        if self._newest is None or ev.ts_received > self._newest:
             self._newest = ev.ts_received
-        return self._release(self._newest - self.lateness)
+        due, self._held = release(self._held, self._newest - self.lateness)
+        return due
 
     def flush(self) -> list[PosEvent]:
         """Release every held event, in archive order."""
-        return self._release(None)
-
-    def _release(self, upto: int | None) -> list[PosEvent]:
-        out: list[PosEvent] = []
-        heads = self._heads
-        while heads and (upto is None or heads[0][0] <= upto):
-            _, terminal = heapq.heappop(heads)
-            q = self._queues[terminal]
-            out.append(q.popleft())
-            if q:
-                heapq.heappush(heads, (q[0].ts_received, terminal))
-            else:
-                del self._queues[terminal]
-        self._held -= len(out)
-        return out
+        due, self._held = archive_order(self._held), []
+        return due
