@@ -178,8 +178,8 @@ def _shape(key: str) -> _Shape:
                 break
             tags.append(name)
     got = _Shape(tags) if 3 * len(tags) == len(parts) - 1 else _NOT_FLAT
-    if len(_SHAPES) < 1024:  # terminals send a handful of shapes; a flood is not cached
-        _SHAPES[key] = got
+    if len(_SHAPES) < 1024 and len(key) <= 4096:  # terminals send a handful of modest
+        _SHAPES[key] = got  # shapes; a flood of shapes, or huge ones, is not kept
     return got
 
 

@@ -112,6 +112,9 @@ def test_forged_elements_in_text_are_refused_like_lxml_refuses_them() -> None:
 
 
 def test_the_shape_cache_stays_bounded() -> None:
+    huge = doc(TYPE + "".join(f"<t{i}>x</t{i}>" for i in range(1000)))
+    assert xml_flat.flat_event(huge, resolve, TS, "e") is not None
+    assert all(len(k) <= 4096 for k in xml_flat._SHAPES)
     for i in range(1100):
         xml_flat.flat_event(doc(TYPE + f"<t{i}>x</t{i}>\n"), resolve, TS, "e")
     assert len(xml_flat._SHAPES) <= 1024
