@@ -12,22 +12,24 @@ Two modes:
   before the spool's cursor moves past it. When the replay has caught up, with nothing left
   in the spool, publishing goes direct again.
 
-The spool may be capped (`spool_max_bytes`): while spooling with the spool file at or over
-the cap, `publish*` refuse new input with SpoolFull, taking nothing of that call (the adapters
-tell the sender and count it). What was accepted before is never refused: failed and purged
-deliveries always go to the spool, and a call that starts below the cap is taken whole, so the
-file can pass the cap by one call's worth plus what the producer held at the switch.
-
 So per terminal the order of events is kept: while anything is spooled, newer events queue
 behind it. librdkafka does not report failed messages in produce order (queued messages time
 out before older in-flight ones; a purge reports unsent requests, then sent ones, then the
 queue), so the failed ones are sorted by produce sequence number before they enter the spool.
 The messages of one `_send` call share one delivery callback (`_Batch`, no allocation per
-message), which finds a failed message's sequence number from its place in the batch. A double is possible only for a message the broker stored but did not confirm
-before it went away (purged in flight, or a replay batch cut short); every event carries its
-event_id, which the sink deduplicates on. Events still in the producer's memory when the
+message), which finds a failed message's sequence number from its place in the batch.
+
+A double is possible only for a message the broker stored but did not confirm before it went
+away (purged in flight, or a replay batch cut short); every event carries its event_id,
+which the sink deduplicates on. Events still in the producer's memory when the
 process is killed (normally milliseconds' worth) are the only ones a hard kill can lose;
 `close()` spools them on a normal stop.
+
+The spool may be capped (`spool_max_bytes`): while spooling with the spool file at or over
+the cap, `publish*` refuse new input with SpoolFull, taking nothing of that call (the adapters
+tell the sender and count it). What was accepted before is never refused: failed and purged
+deliveries always go to the spool, and a call that starts below the cap is taken whole, so the
+file can pass the cap by one call's worth plus what the producer held at the switch.
 """
 
 from __future__ import annotations
