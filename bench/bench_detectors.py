@@ -27,6 +27,15 @@ import msgspec
 from posguard.detectors.config import default_config
 from posguard.detectors.engine import DetectorEngine, decode_state, encode_state, run_archive
 from posguard.detectors.localtime import Zones
+from posguard.detectors.ordered_scope import (
+    DEFAULT_LATENESS_US,
+    OrderedScopeState,
+    decode_ordered,
+    encode_ordered,
+    next_release_us,
+    ordered_flush,
+    ordered_step,
+)
 from posguard.model.events import PosEvent
 
 __all__ = ["run", "simulate", "main"]
@@ -198,6 +207,70 @@ def _loop(engine: Any, events: list[PosEvent], *, encode: bool = False,
     return time.process_time() - t0, n_inc
 
 
+def _cross_streams(engine: DetectorEngine, events: list[PosEvent], seed: int = 5
+                   ) -> dict[str, list[PosEvent]]:
+    """What each cross-terminal repartition stream carries, in arrival order: every terminal
+    lags by its own amount, up to 1.5 s (under the 2 s lateness), each keeping its order."""
+    rng = random.Random(seed)
+    lag = {t: rng.randrange(0, 1_500_000) for t in {e.pos_terminal for e in events}}
+    arrived = sorted(events, key=lambda e: e.ts_received + lag[e.pos_terminal])
+    return {s: [e for e in arrived if engine.key(s, e) is not None]
+            for s in engine.scopes() if s != "terminal"}
+
+
+def _cross_loop(engine: DetectorEngine, streams: dict[str, list[PosEvent]], *, ordered: bool,
+                encode: bool, batch: int) -> tuple[float, int]:
+    """The cashier/card agents' shape: per batch, group by key; per key, read the state,
+    fold the key's events (plain `step` in arrival order, or `ordered_step` with the
+    stream's newest reception time as now_us, also ticking the keys whose held events that
+    time releases: `next_release_us`), write it back."""
+    n_inc = 0
+    t0 = time.process_time()
+    for scope, evs in streams.items():
+        key = engine.key_function(scope)  # type: ignore[arg-type]
+        step = engine.step_function(scope)  # type: ignore[arg-type]
+        table: dict[str, Any] = {}
+        holding: dict[str, int] = {}  # key -> when a tick would release something
+        newest = 0
+        for i in range(0, len(evs), batch):
+            by_key: dict[str, list[PosEvent]] = {}
+            for ev in evs[i:i + batch]:
+                by_key.setdefault(key(ev), []).append(ev)  # type: ignore[arg-type]
+                newest = max(newest, ev.ts_received)
+            if not ordered:
+                for k, kevs in by_key.items():
+                    st = table.get(k)
+                    if st is None:
+                        st = engine.initial(scope)  # type: ignore[arg-type]
+                    elif encode:
+                        st = decode_state(st)
+                    for ev in kevs:
+                        st, incs = step(st, ev)
+                        n_inc += len(incs)
+                    table[k] = encode_state(st) if encode else st
+                continue
+            due = [h for h, t in holding.items() if t <= newest and h not in by_key]
+            for k in [*by_key, *due]:
+                raw = table.get(k)
+                ost: OrderedScopeState | None = decode_ordered(raw) if encode and raw else raw
+                ost, incs = ordered_step(engine, scope, ost,  # type: ignore[arg-type]
+                                         by_key.get(k, ()), lateness_us=DEFAULT_LATENESS_US,
+                                         now_us=newest)
+                n_inc += len(incs)
+                table[k] = encode_ordered(ost) if encode else ost
+                when = next_release_us(ost, lateness_us=DEFAULT_LATENESS_US)
+                if when is None:
+                    holding.pop(k, None)
+                else:
+                    holding[k] = when
+        for k in holding:
+            raw = table[k]
+            ost = decode_ordered(raw) if encode else raw
+            ost, incs = ordered_flush(engine, scope, ost)  # type: ignore[arg-type]
+            n_inc += len(incs)
+    return time.process_time() - t0, n_inc
+
+
 def _state_sizes(engine: DetectorEngine, events: list[PosEvent]) -> dict[str, tuple[int, int]]:
     """Mean and largest encoded state per scope after all events."""
     out = {}
@@ -252,6 +325,14 @@ def run(n_events: int = 200_000, *, repeat: int = 3) -> list[dict[str, Any]]:
 
     arch_t, arch_inc = _best(_archive, repeat)
     sizes = _state_sizes(full, events)
+    streams = _cross_streams(full, events)
+    n_cross = sum(len(v) for v in streams.values())
+    cross: dict[tuple[bool, bool, int], float] = {}
+    for ordered in (False, True):
+        for encode, batch in ((False, 500), (True, 500), (True, 1)):
+            cross[(ordered, encode, batch)], _ = _best(
+                lambda o=ordered, e=encode, b=batch: _cross_loop(  # type: ignore[misc]
+                    full, streams, ordered=o, encode=e, batch=b), repeat)
     rows = [
         ("engine, all 13 detectors, 3 scopes (key+step per scope)", full_t, base_t, TARGET),
         ("engine, terminal scope only (11 detectors + receipt context)", term_t, base1_t,
@@ -266,6 +347,15 @@ def run(n_events: int = 200_000, *, repeat: int = 3) -> list[dict[str, Any]]:
         v, bv = n / t, n / b
         out.append({"figure": figure, "value": round(v), "unit": "ev/s",
                     "baseline": round(bv), "ratio": round(v / bv, 3), "target": target})
+    for (encode, batch), what in (((False, 500), "batch 500, states decoded"),
+                                  ((True, 500), "batch 500, state bytes per key"),
+                                  ((True, 1), "batch 1, state bytes per event")):
+        v, bv = n_cross / cross[(True, encode, batch)], n_cross / cross[(False, encode, batch)]
+        out.append({"figure": f"cashier+card: ordered_step vs step, {what}", "value": round(v),
+                    "unit": "ev/s", "baseline": round(bv), "ratio": round(v / bv, 3),
+                    "target": None})
+    out.append({"figure": "events forwarded to the cashier+card streams", "value": n_cross,
+                "unit": "events", "baseline": None, "ratio": None, "target": None})
     out.append({"figure": "incidents raised (live loop / archive)", "value": n_inc,
                 "unit": "incidents", "baseline": arch_inc, "ratio": None, "target": None})
     for scope, (mean, biggest) in sizes.items():

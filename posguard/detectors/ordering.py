@@ -83,8 +83,8 @@ class OrderBuffer:
 
     An event is held until an event received more than `lateness` after it has been seen.
     Events that arrive no more than `lateness` behind the newest one seen before them come
-    out exactly in `archive_order`; a later one comes out with the next release (never
-    dropped), after the events released before it arrived.
+    out exactly in `archive_order`; a later one comes out at once (never dropped), after the
+    events released before it arrived.
 
     Args:
         lateness: microseconds of reception time an event may arrive behind the newest event
