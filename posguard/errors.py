@@ -12,6 +12,7 @@
     │   ├── RegistryError          a bad terminal registry / [ingest] table
     │   ├── DefinitionError        a bad printer transaction definition
     │   └── SpoolError             the local spool cannot be written or read
+    │       └── SpoolFull          the spool is at its size cap: new input is refused
     ├── store.errors.StoreError
     │   ├── StoreUnavailable       the engine cannot be reached (retry later)
     │   ├── QueryError             the engine refused a statement

@@ -35,6 +35,7 @@ def worker_config(settings: Settings, bootstrap: str, tansu: bool) -> Any:
         data_dir=settings.data, session_timeout=settings.session_timeout,
         heartbeat_interval=max(0.5, settings.session_timeout / 10),
         rebalance_timeout=settings.rebalance_timeout, kafka_config=dict(settings.kafka_config),
+        cross_terminal_lateness_ms=settings.cross_terminal_lateness_ms,
     )
 
 

@@ -40,6 +40,7 @@ class Settings:
     app_id: str = "posguard"
     session_timeout: float = 10.0
     rebalance_timeout: float = 10.0
+    cross_terminal_lateness_ms: int = 2000
     sink_batch: int = 20_000
     producer_batch_bytes: int = 0
     demo_rate: float = 50.0
@@ -95,6 +96,8 @@ FIELDS: dict[str, str] = {
     "app_id": "Faust application id (consumer group of the workers)",
     "session_timeout": "Kafka consumer group session timeout, seconds",
     "rebalance_timeout": "Kafka consumer group rebalance timeout, seconds",
+    "cross_terminal_lateness_ms": "how long (reception time) cashier/card rules hold events "
+                                  "to see them in archive order (docs/detectors.md)",
     "sink_batch": "most messages per ClickHouse insert",
     "producer_batch_bytes": "Faust producer batch size in bytes; 0 = 1 on a Tansu broker "
                             "(embedded or detected: its high watermarks need one record per "

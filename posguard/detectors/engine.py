@@ -301,7 +301,7 @@ class DetectorEngine:
             state: the key's state (mutated in place and returned; keep the returned one).
             ev: the next event of that key: for "terminal", the terminal's next event; for
                 "cashier"/"card", the key's next event in `archive_order` (reception order
-                across terminals; an `OrderBuffer` restores it live).
+                across terminals; `ordered_scope.ordered_step` restores it live).
         """
         try:
             fn = self._steps[scope]

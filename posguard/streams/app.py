@@ -43,6 +43,8 @@ class WorkerConfig:
     # last batch's base offset + 1, so Faust's changelog recovery (which reads up to the
     # high watermark) would stop short after multi-record batches.
     producer_batch_bytes: int = 16384
+    # cashier/card rules hold events this long (reception time) to step them in archive order
+    cross_terminal_lateness_ms: int = 2000
 
 
 @dataclass
@@ -72,7 +74,7 @@ def create_app(config: WorkerConfig, extensions: tuple[Extension, ...] = ()) -> 
         extensions: callables that add agents/tables to the app; the worker's own are
             `extensions.default_extensions()` (receipt assembly and detectors).
     """
-    # posguard:// = Faust's aiokafka transport with a leaner fetch loop (streams/transport.py)
+    # posguard:// = Faust's aiokafka transport with a short fetch wait (streams/transport.py)
     brokers = ";".join(f"posguard://{h}" for h in config.bootstrap.split(","))
     app = faust.App(
         config.app_id,

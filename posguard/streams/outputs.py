@@ -1,4 +1,5 @@
-"""The worker agents' output producer: receipts, incidents and repartitioned bundles.
+"""The worker agents' output producer: receipts, incidents, repartitioned bundles and the
+tables' changelog records.
 
 A confluent-kafka (librdkafka) producer rather than Faust's: sending through Faust costs
 ~50-100 µs of Python per message, and a batch of 5,000 events sends hundreds. The agent
@@ -52,11 +53,11 @@ class OutputProducer:
         if err is not None:
             self._failures.append(f"{msg.topic()}: {err.str()}")
 
-    def send(self, topic: str, key: bytes, value: bytes) -> None:
-        """Hand one record over (asynchronous; see `delivered`)."""
+    def send(self, topic: str, key: bytes, value: bytes | None, partition: int = -1) -> None:
+        """Hand one record over (asynchronous; see `delivered`); partition -1: by key."""
         while True:
             try:
-                self._producer.produce(topic, value, key)
+                self._producer.produce(topic, value, key, partition)
                 return
             except BufferError:  # local queue full: let deliveries drain
                 self._producer.poll(0.01)

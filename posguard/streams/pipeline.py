@@ -11,40 +11,54 @@
 
 Per batch an agent works on decoded states cached between batches (`StateCache`), sends its
 outputs (receipts, incidents, bundles) and waits until the broker has them, then writes each
-changed key to its table once and waits until the changelog records are delivered too: only
-then does the batch end and its events get acknowledged. (Faust commits the offsets of
-acknowledged events without flushing table changelogs first; a worker killed after such a
-commit would come back with states behind its offsets.) Why this shape: the per-event Faust path (one
-await, one table write and one changelog record per event per agent) ran at ~1k events/s;
-bench/README.md has the figures. The logic itself lives in streams/steps.py, tested without
+changed key to its table once (local store + changelog record, sent by the same confluent
+producer) and waits until the changelog records are delivered too: only then does the batch
+end and its events get acknowledged. (Faust commits the offsets of acknowledged events
+without flushing table changelogs first; a worker killed after such a commit would come back
+with states behind its offsets.) Faust still owns the tables: their changelog topics, the
+recovery of a partition's states when a worker takes it over, standbys.
+
+Why this shape: the per-event Faust path (one await, one table write and one changelog
+record per event per agent) ran at ~1k events/s; bench/README.md has the figures. The logic itself lives in streams/steps.py, tested without
 a broker.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import faust
 import msgspec
+from faust.types import TP
 
 from posguard.detectors.config import DetectorConfig, config_from_bytes, default_config
 from posguard.detectors.engine import DetectorEngine, decode_state, encode_state
 from posguard.detectors.localtime import zones_from
+from posguard.detectors.ordered_scope import OrderedScopeState, decode_ordered, encode_ordered
 from posguard.model.receipts import TerminalState
 from posguard.streams.app import WorkerContext, raw_schema
 from posguard.streams.outputs import OutputProducer
 from posguard.streams.routing import encode_routed
 from posguard.streams.state_cache import StateCache
-from posguard.streams.steps import CROSS_SCOPES, BatchOutput, Record, scope_batch, terminal_batch
+from posguard.streams.steps import (
+    CROSS_SCOPES,
+    BatchOutput,
+    Record,
+    release_held,
+    scope_batch,
+    terminal_batch,
+)
 
 __all__ = ["install_pipeline", "EngineHolder", "BATCH_MAX", "BATCH_WITHIN"]
 
 log = logging.getLogger(__name__)
 
 BATCH_MAX = 5000  # events per batch at most
-BATCH_WITHIN = 0.25  # seconds a batch waits to fill: the latency it adds at low rates
+BATCH_WITHIN = 0.05  # seconds a batch waits to fill: the latency it adds at low rates
 
 
 class EngineHolder:
@@ -58,6 +72,21 @@ class EngineHolder:
     def swap(self, config: DetectorConfig) -> None:
         self.engine = DetectorEngine.from_config(config, zones=zones_from(self.zones))
         self.config = config
+
+
+def _hold(events: Sequence[faust.EventT]) -> None:
+    """Keep a batch's messages from being acknowledged by `take_events` when the batch ends,
+    however it ends: take_events acknowledges a batch even when the agent is cancelled in
+    the middle of it (a worker stopping), and Faust then commits offsets of events whose
+    outputs and states were never written. `_release` acknowledges them once done."""
+    for e in events:
+        e.message.incref()
+
+
+def _release(app: faust.App, events: Sequence[faust.EventT]) -> None:
+    consumer = app.consumer
+    for e in events:
+        e.message.ack(consumer)
 
 
 def _records(events: Iterable[faust.EventT]) -> list[Record]:
@@ -91,58 +120,107 @@ def install_pipeline(ctx: WorkerContext, zones: dict[str, str] | None = None) ->
     t = ctx.config.topics
     parts = ctx.config.partitions
 
-    def table(name: str, help: str) -> Any:
-        # use_partitioner: states are written after the batch, outside any one event's
-        # context; the changelog partition then comes from the key, as the source's does
-        return app.Table(name, schema=raw_schema(), key_type=bytes, value_type=bytes,
-                         partitions=parts, use_partitioner=True, help=help)
+    producer = OutputProducer(ctx.config.bootstrap, ctx.config.kafka_config)
+    end_markers = ctx.config.producer_batch_bytes == 1  # the embedded broker: _changelogs_sent
 
-    receipts = StateCache[TerminalState](
-        table("terminal_state", "Per terminal: signed-in cashier/admin and the open receipt."),
+    changelog_of: dict[StateCache[Any], str] = {}
+
+    def states(name: str, help: str, decode: Any, encode: Any, initial: Any) -> StateCache:
+        """A Faust table and its StateCache, which writes the table's local store and sends
+        its changelog records through `producer`."""
+        table = app.Table(name, schema=raw_schema(), key_type=bytes, value_type=bytes,
+                          partitions=parts, help=help)
+        topic = table.changelog_topic.get_topic_name()
+        cache = StateCache(table.data, decode, encode, initial,
+                           lambda p, k, v: producer.send(topic, k, v, p))
+        changelog_of[cache] = topic
+        return cache
+
+    receipts = states(
+        "terminal_state", "Per terminal: signed-in cashier/admin and the open receipt.",
         msgspec.msgpack.Decoder(TerminalState).decode, msgspec.msgpack.Encoder().encode,
         TerminalState)
-    terminal = StateCache(
-        table("detector_terminal", "Terminal-scope detector states, by terminal GUID."),
-        decode_state, encode_state, lambda: holder.engine.initial("terminal"))
-    scopes = {s: StateCache(
-        table(f"detector_{s}", f"Detector states of the {s} scope, by {s} key."),
-        decode_state, encode_state, lambda s=s: holder.engine.initial(s))  # type: ignore[misc]
-        for s in CROSS_SCOPES}
-    caches: Sequence[StateCache[Any]] = [receipts, terminal, *scopes.values()]
+    terminal = states("detector_terminal", "Terminal-scope detector states, by terminal GUID.",
+                      decode_state, encode_state, lambda: holder.engine.initial("terminal"))
+    scopes = {s: states(f"detector_{s}", f"Detector states of the {s} scope, by {s} key "
+                        "(with the events held to restore archive order).",
+                        decode_ordered, encode_ordered, OrderedScopeState)
+              for s in CROSS_SCOPES}
+    lateness_us = ctx.config.cross_terminal_lateness_ms * 1000
+    def owner_of(topic: str) -> Callable[[int], bool]:
+        def owned(partition: int) -> bool:
+            return TP(topic, partition) in app.consumer.assignment()
+        return owned
 
-    async def forget_states(*_: Any, **__: Any) -> None:
-        for c in caches:
-            c.clear()
-
-    app.on_partitions_revoked.connect(forget_states)
-    app.on_partitions_assigned.connect(forget_states)
+    async def _changelogs_sent(source: str, *caches: StateCache[Any]) -> None:
+        """Write the batch's changed states and wait until their changelog records are
+        delivered. On Tansu, which reports a partition's end as its last batch's first
+        offset + 1, each partition written then gets a tombstone of the empty key in a batch
+        of its own: Faust's recovery, which reads a changelog up to that end, then reads
+        every state record before it."""
+        owned = owner_of(source)
+        written = [(changelog_of[c], c.write_back(owned)) for c in caches]
+        await producer.delivered()
+        if end_markers:
+            for topic, partitions in written:
+                for p in partitions:
+                    producer.send(topic, b"", None, p)
+            await producer.delivered()
 
     routes = {s: app.topic(t.repartition(s), schema=raw_schema(), partitions=parts)
               for s in CROSS_SCOPES}
-    producer = OutputProducer(ctx.config.bootstrap, ctx.config.kafka_config)
 
     async def process_terminal_events(stream: faust.StreamT[bytes]) -> None:
         """pos.events -> receipts, terminal-scope incidents, cross-terminal bundles."""
         async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN):
+            _hold(events)
+            receipts.clear()  # what a batch cut short (a cancelled agent) left
+            terminal.clear()
             out = terminal_batch(_records(events), holder.engine, receipts, terminal)
             await _send(ctx, producer, out)
-            receipts.write_back()
-            terminal.write_back()
-            await app.producer.flush()  # changelog delivered before the events are acked
+            await _changelogs_sent(t.events, receipts, terminal)
+            _release(app, events)
 
     app.agent(ctx.events_topic, name="process_terminal_events")(process_terminal_events)
 
     def make_scope_agent(scope: str) -> None:
-        states = scopes[scope]
+        keyed = scopes[scope]
+        waiting: dict[int, dict[bytes, int]] = {}  # see steps.scope_batch
+        busy = asyncio.Lock()  # a batch and a release of held events share the states
+        last_batch = [time.monotonic()]
 
         async def detect(stream: faust.StreamT[bytes]) -> None:
             async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN):
-                out = scope_batch(scope, _records(events), holder.engine, states)
+                async with busy:
+                    _hold(events)
+                    keyed.clear()
+                    out = scope_batch(scope, _records(events), holder.engine, keyed,
+                                      lateness_us=lateness_us, waiting=waiting)
+                    await _send(ctx, producer, out)
+                    await _changelogs_sent(t.repartition(scope), keyed)
+                    _release(app, events)
+                    last_batch[0] = time.monotonic()
+
+        async def release_when_quiet() -> None:
+            """Held events wait for newer reception times on their partition; when the
+            stream has been quiet for longer than the lateness, nothing can still come in
+            time, so they are stepped now (the end of a day's traffic, a test's end)."""
+            if not any(waiting.values()) or busy.locked():
+                return
+            if time.monotonic() - last_batch[0] < lateness_us / 1e6:
+                return
+            async with busy:
+                keyed.clear()
+                owned = owner_of(t.repartition(scope))
+                mine = {p: keys for p, keys in waiting.items() if owned(p)}
+                waiting.clear()  # keys of partitions given away are the new owner's now
+                out = release_held(scope, holder.engine, keyed, mine, lateness_us=lateness_us)
                 await _send(ctx, producer, out)
-                states.write_back()
-                await app.producer.flush()
+                await _changelogs_sent(t.repartition(scope), keyed)
 
         app.agent(routes[scope], name=f"detect_{scope}")(detect)
+        app.timer(max(0.2, lateness_us / 2e6), name=f"release_held_{scope}")(
+            release_when_quiet)
 
     for scope in CROSS_SCOPES:
         make_scope_agent(scope)

@@ -5,7 +5,7 @@ with a batch of records, so it is tested with dicts for tables and lists for top
   terminal-scope detectors (table detector_terminal) and the events the cross-terminal
   scopes need, bundled per key (`Routed`).
 - `scope_batch`: `Routed` bundles of one cross-terminal scope -> its detectors (table
-  detector_<scope>).
+  detector_<scope>), in archive order (`detectors/ordered_scope.py`).
 Each key's state skips what it has folded in already (see table_values), so a replayed batch
 changes nothing and yields the same outputs again.
 """
@@ -18,16 +18,20 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from posguard.detectors.engine import DetectorEngine, ScopeState
+from posguard.detectors.ordered_scope import OrderedScopeState, next_release_us, ordered_step
 from posguard.model.codec import decode_event, encode
 from posguard.model.errors import DecodeError
+from posguard.model.events import PosEvent
 from posguard.model.receipts import TerminalState, assemble
 from posguard.streams.routing import Routed, decode_routed
 from posguard.streams.state_cache import StateCache
 from posguard.streams.table_values import is_new
 
-__all__ = ["Record", "BatchOutput", "terminal_batch", "scope_batch", "CROSS_SCOPES"]
+__all__ = ["Record", "BatchOutput", "terminal_batch", "scope_batch", "release_held",
+           "CROSS_SCOPES"]
 
 CROSS_SCOPES = ("cashier", "card")
+_END_OF_TIME = 2**62  # microseconds: a release point past every held event
 
 
 class Record(NamedTuple):
@@ -82,7 +86,7 @@ def terminal_batch(records: Sequence[Record], engine: DetectorEngine,
             continue
         key = ev.pos_terminal.encode()
         if receipts is not None:
-            entry = receipts.get(key)
+            entry = receipts.get(key, partition)
             if offset > entry.value.offset:
                 entry.state, done = assemble(entry.state, ev)
                 entry.value.offset = offset
@@ -93,7 +97,7 @@ def terminal_batch(records: Sequence[Record], engine: DetectorEngine,
                 counts["events_replayed_skipped"] += 1
         if not (detect_terminal or routes):
             continue
-        d = detection.get(key)
+        d = detection.get(key, partition)
         if offset <= d.value.offset:
             counts["detector_events_replayed_skipped"] += 1
             continue
@@ -114,14 +118,27 @@ def terminal_batch(records: Sequence[Record], engine: DetectorEngine,
 
 
 def scope_batch(scope: str, records: Sequence[Record], engine: DetectorEngine,
-                states: StateCache[ScopeState]) -> BatchOutput:
-    """Fold `Routed` bundles of a cross-terminal scope into its keys' states."""
+                states: StateCache[OrderedScopeState], *, lateness_us: int,
+                waiting: dict[int, dict[bytes, int]] | None = None) -> BatchOutput:
+    """Fold `Routed` bundles of a cross-terminal scope into its keys' states.
+
+    Each key's new events go through `ordered_step`, which holds them until they can be
+    stepped in archive order (reception time, then terminal), `lateness_us` behind the
+    newest reception time seen on their repartition partition.
+
+    Args:
+        waiting: per repartition partition, keys holding events -> when they are due
+            (`next_release_us`); kept by the caller between batches, so a key that
+            receives nothing more is still released once its partition's time moves on.
+            In memory only: after a restart such a key waits for its next event.
+    """
     out = BatchOutput()
     counts = out.counts
     if scope not in engine.scopes():
         return out
-    step = engine.step_function(scope)  # type: ignore[arg-type]
-    for _, _, key, raw in records:
+    arrivals: dict[tuple[int, bytes], list[PosEvent]] = {}
+    newest: dict[int, int] = {}
+    for partition, _, key, raw in records:
         if key is None:
             continue
         try:
@@ -129,7 +146,8 @@ def scope_batch(scope: str, records: Sequence[Record], engine: DetectorEngine,
         except Exception:
             counts[f"detector_{scope}_rejected"] += 1
             continue
-        entry = states.get(key)
+        entry = states.get(key, partition)
+        evs = arrivals.setdefault((partition, key), [])
         for offset, event_raw in bundle.events:
             if not is_new(entry.value, bundle.partition, offset):
                 counts["detector_events_repartition_duplicates"] += 1
@@ -138,8 +156,45 @@ def scope_batch(scope: str, records: Sequence[Record], engine: DetectorEngine,
                 ev = decode_event(event_raw)
             except DecodeError:
                 continue
-            entry.state, incs = step(entry.state, ev)
-            if incs:
-                out.add_incidents(incs, ev.pos_terminal.encode())
-            counts[f"detector_{scope}_events"] += 1
+            evs.append(ev)
+            if ev.ts_received > newest.get(partition, 0):
+                newest[partition] = ev.ts_received
+    waiting = waiting if waiting is not None else {}
+    for partition, now in newest.items():  # quiet keys whose time has come
+        for key, due in list(waiting.get(partition, {}).items()):
+            if due <= now:
+                arrivals.setdefault((partition, key), [])
+    for (partition, key), evs in arrivals.items():
+        entry = states.get(key, partition)
+        late = entry.state.late
+        entry.state, incs = ordered_step(engine, scope, entry.state, evs,  # type: ignore[arg-type]
+                                         lateness_us=lateness_us, now_us=newest.get(partition))
+        for inc in incs:
+            out.add_incidents([inc], inc.terminal_guid.encode())
+        counts[f"detector_{scope}_events"] += len(evs)
+        counts[f"detector_{scope}_late_events"] += entry.state.late - late
+        due = next_release_us(entry.state, lateness_us=lateness_us)
+        held = waiting.setdefault(partition, {})
+        if due is None:
+            held.pop(key, None)
+        else:
+            held[key] = due
+    return out
+
+
+def release_held(scope: str, engine: DetectorEngine, states: StateCache[OrderedScopeState],
+                 waiting: dict[int, dict[bytes, int]], *, lateness_us: int) -> BatchOutput:
+    """Step every held event of the keys in `waiting` (the scope's stream has been quiet
+    for longer than the lateness in wall time: nothing earlier can still arrive in time)."""
+    out = BatchOutput()
+    if scope not in engine.scopes():
+        return out
+    for partition, keys in waiting.items():
+        for key in list(keys):
+            entry = states.get(key, partition)
+            entry.state, incs = ordered_step(engine, scope, entry.state, [],  # type: ignore[arg-type]
+                                             lateness_us=lateness_us, now_us=_END_OF_TIME)
+            for inc in incs:
+                out.add_incidents([inc], inc.terminal_guid.encode())
+            del keys[key]
     return out

@@ -9,7 +9,7 @@ from posguard.console.settings import Settings
 
 NODE_SETTINGS = ("data", "config", "kafka", "clickhouse", "database", "http", "partitions",
                  "replication", "topic_prefix", "app_id", "session_timeout", "rebalance_timeout",
-                 "sink_batch", "producer_batch_bytes", "demo_rate", "demo_stores",
+                 "cross_terminal_lateness_ms", "sink_batch", "producer_batch_bytes", "demo_rate", "demo_stores",
                  "demo_terminals", "log_level")
 
 

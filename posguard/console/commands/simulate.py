@@ -111,9 +111,9 @@ def run_terminals(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.transport == "http" and args.protocol != "json":
         raise SettingsError("--transport http carries --protocol json")
-    if args.protocol == "text":
-        raise SettingsError("printer text is per terminal and layout: send it with a "
-                            "transaction definition; see docs/ingest.md")
+    if args.protocol == "text" and args.stores * args.terminals != 1:
+        raise SettingsError("printer text names no terminal: simulate one (--stores 1 "
+                            "--terminals 1) against a text port whose terminal uses grocer-en")
     target = args.target if args.transport != "http" or "://" in args.target \
         else settings.api_url
     sender = TerminalSender(args.protocol, args.transport, target)

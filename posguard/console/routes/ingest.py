@@ -26,7 +26,8 @@ _EXAMPLE = [{"type": "POS_POSITION_ADD", "pos_terminal": "T1RuoVF7", "op_id": "E
     responses={200: {"description": 'accepted: {"accepted": n}'},
                400: {"description": "refused: nothing accepted; the reason of each item"},
                413: {"description": "body too large"},
-               503: {"description": "the ingest adapters are not running in this node"}},
+               503: {"description": "the ingest adapters are not running in this node, or the "
+                                     "ingest spool is full (Kafka unreachable)"}},
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
         "schema": {"type": "array", "items": {"type": "object"}}, "example": _EXAMPLE}}}},
 )

@@ -115,6 +115,28 @@ class Outcome:
     receipts: set[str]
     expected_receipts: set[str]
     last_log: str
+    receipts_on_topic: set[str]
+
+
+def _receipts_on_topic(bootstrap: str, topic: str) -> set[str]:
+    """Receipt ids the workers published (to tell a worker's loss from the sink's)."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    from posguard.model.codec import decode_receipt
+
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": uuid.uuid4().hex,
+                  "enable.auto.commit": False, "log_level": 3})
+    try:
+        c.assign([TopicPartition(topic, p, 0) for p in range(PARTITIONS)])
+        out: set[str] = set()
+        idle = 0
+        while idle < 5:
+            msgs = c.consume(1000, 0.5)
+            idle = 0 if msgs else idle + 1
+            out |= {decode_receipt(m.value()).receipt_id for m in msgs if m.error() is None}
+        return out
+    finally:
+        c.close()
 
 
 def _changelogs_raw() -> bool:
@@ -217,7 +239,8 @@ def _scenario(kafka_bootstrap: str, clickhouse_url: str, scale_db, tmp_path: Pat
         while receipts() != expected and time.monotonic() < deadline:
             time.sleep(0.5)
         return Outcome(spread, (int(rows[0]), int(rows[1])), ids,
-                       {e.event_id for e in events}, receipts(), expected, w3.log()[-3000:])
+                       {e.event_id for e in events}, receipts(), expected, w3.log()[-3000:],
+                       _receipts_on_topic(kafka_bootstrap, topics.receipts))
     finally:
         for w in workers:
             w.stop(signal.SIGTERM)
@@ -241,5 +264,7 @@ def test_every_receipt_is_stored_across_join_and_leave(outcome: Outcome) -> None
                      "json changelog serializers (app.Table needs key_type=bytes, "
                      "value_type=bytes beside schema=raw_schema()), so a worker taking over "
                      "a partition cannot recover its state")
-    assert got == want, (f"missing {len(want - got)}, unexpected {len(got - want)}\n"
+    missing = want - got
+    assert got == want, (f"missing {len(missing)} ({len(missing - outcome.receipts_on_topic)} "
+                         f"never published), unexpected {len(got - want)}\n"
                          f"{outcome.last_log}")

@@ -138,12 +138,12 @@ def test_from_config_only_runs_chosen_guids_even_disabled() -> None:
         DetectorEngine.from_config(cfg, only=["NOPE0000"])
 
 
-def test_archive_order_merges_terminals_by_time_keeping_each_order() -> None:
+def test_archive_order_sorts_by_reception_time_then_terminal() -> None:
     t1 = [pos_event("T1", "POS_FRAUD", at=t) for t in (10, 30, 20)]  # T1's clock went back
     t2 = [pos_event("T2", "POS_FRAUD", at=t) for t in (15, 25)]
     merged = archive_order([t1[0], t2[0], t1[1], t1[2], t2[1]])
     assert [(e.pos_terminal, e.ts_in_receipt) for e in merged] == [
-        ("T1", 10), ("T2", 15), ("T2", 25), ("T1", 30), ("T1", 20)]
+        ("T1", 10), ("T2", 15), ("T1", 20), ("T2", 25), ("T1", 30)]
 
 
 def test_run_archive_equals_a_live_run_whatever_the_terminal_interleaving() -> None:

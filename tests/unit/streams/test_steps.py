@@ -9,13 +9,15 @@ import msgspec
 
 from posguard.detectors.config import default_config
 from posguard.detectors.engine import DetectorEngine, decode_state, encode_state, run_scope
+from posguard.detectors.ordered_scope import OrderedScopeState, decode_ordered, encode_ordered
+from posguard.detectors.ordering import archive_order
 from posguard.ingest.simulator import ChainSimulator
 from posguard.model.codec import decode_incident, encode
 from posguard.model.events import PosEvent
 from posguard.model.receipts import TerminalState, assemble
 from posguard.streams.routing import encode_routed
 from posguard.streams.state_cache import StateCache
-from posguard.streams.steps import Record, scope_batch, terminal_batch
+from posguard.streams.steps import Record, release_held, scope_batch, terminal_batch
 
 T0 = 1_796_000_000_000_000
 PARTITIONS = 3
@@ -40,9 +42,18 @@ def records(events: list[PosEvent]) -> list[Record]:
 def caches(engine: DetectorEngine, tables: dict[str, dict[bytes, bytes]]):  # type: ignore[no-untyped-def]
     mp = msgspec.msgpack
     return (StateCache(tables.setdefault("receipts", {}), mp.Decoder(TerminalState).decode,
-                       mp.Encoder().encode, TerminalState),
+                       mp.Encoder().encode, TerminalState, changelog(tables, "receipts")),
             StateCache(tables.setdefault("terminal", {}), decode_state, encode_state,
-                       lambda: engine.initial("terminal")))
+                       lambda: engine.initial("terminal"), changelog(tables, "terminal")))
+
+
+def changelog(tables: dict[str, dict[bytes, bytes]], name: str):  # type: ignore[no-untyped-def]
+    """A changelog topic per table: (partition, key) -> last value, as compaction keeps."""
+    log = tables.setdefault(f"{name}-changelog", {})
+
+    def send(partition: int, key: bytes, value: bytes) -> None:
+        log[b"%d|" % partition + key] = value
+    return send
 
 
 def batches(recs: list[Record], rng: random.Random) -> list[list[Record]]:
@@ -72,6 +83,10 @@ def test_terminal_batches_equal_the_pure_core_and_replays_change_nothing() -> No
             terminal.clear()
     expected = [i.id for i in run_scope(engine, "terminal", events)]
     assert got_incidents == expected and expected
+    part_of = {r.key: r.partition for r in records(events)}
+    for name in ("receipts", "terminal"):  # what recovery would rebuild = the table
+        assert tables[f"{name}-changelog"] == {
+            b"%d|" % part_of[k] + k: v for k, v in tables[name].items()}
     states: dict[str, TerminalState] = {}
     done = []
     for ev in events:
@@ -106,7 +121,9 @@ def test_a_batch_lost_before_its_states_were_written_is_replayed_whole() -> None
     assert first.incidents or lost.incidents
 
 
-def test_scope_batches_skip_reforwarded_bundles() -> None:
+def test_scope_batches_skip_reforwarded_bundles_and_match_the_archive() -> None:
+    """Bundles in the order a router sends them (terminals interleaved by batch), each
+    forwarded twice: the card scope steps every event once, in archive order."""
     events = chain()
     engine = DetectorEngine.from_config(default_config())
     recs = records(events)
@@ -117,16 +134,23 @@ def test_scope_batches_skip_reforwarded_bundles() -> None:
         out = terminal_batch(batch, engine, receipts, terminal)
         routed += [(k, r) for (k, _), r in out.routed.get("card", {}).items()]
     assert routed, "the data must use discount cards"
-    card = StateCache[object]({}, decode_state, encode_state,  # type: ignore[arg-type]
-                              lambda: engine.initial("card"))
+    card = StateCache(tables.setdefault("card", {}), decode_ordered, encode_ordered,
+                      OrderedScopeState, lambda p, k, v: None)
+    waiting: dict[int, dict[bytes, int]] = {}
     incidents = []
-    # every bundle twice, as a restarted router would forward them again
+    lateness = 10**12  # longer than the data: exact archive order whatever the interleaving
     for i, (key, r) in enumerate(routed + routed):
-        out = scope_batch("card", [Record(0, i, key, encode_routed(r))], engine, card)
+        out = scope_batch("card", [Record(0, i, key, encode_routed(r))], engine, card,
+                          lateness_us=lateness, waiting=waiting)
+        card.write_back()
         incidents += [decode_incident(v).id for _, v in out.incidents]
+    assert not incidents, "everything is held within the lateness"
+    assert waiting[0], "the held keys are known"
+    out = release_held("card", engine, card, waiting, lateness_us=lateness)
+    card.write_back()
+    incidents += [decode_incident(v).id for _, v in out.incidents]
     assert len(incidents) == len(set(incidents)) and incidents
-    # the card scope saw each event once, in the order the bundles carried them
-    from posguard.model.codec import decode_event
-
-    arrival = [decode_event(raw) for _, r in routed for _, raw in r.events]
-    assert incidents == [i.id for i in run_scope(engine, "card", arrival)]
+    card_events = [ev for ev in events if engine.key("card", ev) is not None]
+    assert sorted(incidents) == sorted(
+        i.id for i in run_scope(engine, "card", archive_order(card_events)))
+    assert not any(waiting.values())
