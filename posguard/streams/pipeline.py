@@ -89,6 +89,15 @@ def _release(app: faust.App, events: Sequence[faust.EventT]) -> None:
         e.message.ack(consumer)
 
 
+def _owned(app: faust.App, events: Sequence[faust.EventT]) -> list[faust.EventT]:
+    """The batch's events of partitions this worker still owns. take_events keeps its buffer
+    across a rebalance; events of a partition given away meanwhile are the new owner's (it
+    reads them again from the committed offset), and folding them into this worker's
+    out-of-date state would publish receipts and incidents built on it."""
+    assigned = app.consumer.assignment()
+    return [e for e in events if e.message.tp in assigned]
+
+
 def _records(events: Iterable[faust.EventT]) -> list[Record]:
     return [Record(e.message.partition, e.message.offset, e.message.key, e.message.value)
             for e in events]
@@ -176,7 +185,8 @@ def install_pipeline(ctx: WorkerContext, zones: dict[str, str] | None = None) ->
             _hold(events)
             receipts.clear()  # what a batch cut short (a cancelled agent) left
             terminal.clear()
-            out = terminal_batch(_records(events), holder.engine, receipts, terminal)
+            out = terminal_batch(_records(_owned(app, events)), holder.engine, receipts,
+                                 terminal)
             await _send(ctx, producer, out)
             await _changelogs_sent(t.events, receipts, terminal)
             _release(app, events)
@@ -194,7 +204,7 @@ def install_pipeline(ctx: WorkerContext, zones: dict[str, str] | None = None) ->
                 async with busy:
                     _hold(events)
                     keyed.clear()
-                    out = scope_batch(scope, _records(events), holder.engine, keyed,
+                    out = scope_batch(scope, _records(_owned(app, events)), holder.engine, keyed,
                                       lateness_us=lateness_us, waiting=waiting)
                     await _send(ctx, producer, out)
                     await _changelogs_sent(t.repartition(scope), keyed)
