@@ -41,9 +41,12 @@ from posguard.detectors.localtime import zones_from
 from posguard.detectors.ordered_scope import OrderedScopeState, decode_ordered, encode_ordered
 from posguard.model.receipts import TerminalState
 from posguard.streams.app import WorkerContext, raw_schema
+from posguard.streams.delivery import PartitionCursor
+from posguard.streams.gap_reader import GapReader
 from posguard.streams.outputs import OutputProducer
 from posguard.streams.routing import encode_routed
 from posguard.streams.state_cache import StateCache
+from posguard.streams.state_store import STATE_STORE
 from posguard.streams.steps import (
     CROSS_SCOPES,
     BatchOutput,
@@ -89,13 +92,61 @@ def _release(app: faust.App, events: Sequence[faust.EventT]) -> None:
         e.message.ack(consumer)
 
 
-def _owned(app: faust.App, events: Sequence[faust.EventT]) -> list[faust.EventT]:
-    """The batch's events of partitions this worker still owns. take_events keeps its buffer
-    across a rebalance; events of a partition given away meanwhile are the new owner's (it
-    reads them again from the committed offset), and folding them into this worker's
-    out-of-date state would publish receipts and incidents built on it."""
+async def _in_sequence(ctx: WorkerContext, cursor: PartitionCursor, reader: GapReader,
+                       events: Sequence[faust.EventT]
+                       ) -> tuple[list[Record], list[faust.EventT], list[faust.EventT]]:
+    """The batch's records to process, in sequence per partition, and its events to
+    acknowledge once done and to let go of.
+
+    Left out: events of partitions this worker no longer owns (take_events keeps its buffer
+    across a rebalance; the new owner reads them again from the committed offset). Filled
+    in: records Faust dropped before a later one of their partition (streams/delivery.py),
+    read from the broker."""
+    app = ctx.app
+    if not events:
+        return [], [], []
     assigned = app.consumer.assignment()
-    return [e for e in events if e.message.tp in assigned]
+    owned = [e for e in events if e.message.tp in assigned]
+    topic = events[0].message.topic
+    committed = app.consumer._committed_offset  # where Faust sought to after the rebalance
+    cursor.start(app.consumer_generation_id, lambda p: committed.get(TP(topic, p)))
+    where = _where
+    records, held, gaps = cursor.admit(_records(owned), where)
+    for attempt in range(3):
+        if not gaps:
+            break
+        first_held = {}
+        for r in held:
+            first_held.setdefault(r.partition, r.offset)
+        ranges = {p: (want, first_held[p]) for p, want in gaps.items()}
+        ctx.count("delivery_gaps", len(ranges))
+        log.warning("%s: records delivered after a gap; reading %s from the broker", topic,
+                    ", ".join(f"[{p}] {a}-{b - 1}" for p, (a, b) in sorted(ranges.items())))
+        filled = await asyncio.to_thread(reader.read, topic, ranges)
+        more, held, gaps = cursor.admit(sorted(filled + held, key=where), where,
+                                        accept_gaps=attempt == 2)
+        if attempt == 2 and len(filled) < sum(b - a for a, b in ranges.values()):
+            ctx.count("delivery_gaps_unfilled")
+            log.error("%s: some records of %s could not be read from the broker; going on "
+                      "without them", topic, ranges)
+        records += more
+    done = {(r.partition, r.offset) for r in records}
+    mine = [e for e in owned if (e.message.partition, e.message.offset) in done]
+    left = [e for e in events if (e.message.partition, e.message.offset) not in done
+            or e.message.tp not in assigned]
+    return records, mine, left
+
+
+def _where(r: Record) -> tuple[int, int]:
+    return r.partition, r.offset
+
+
+def _drop(events: Sequence[faust.EventT]) -> None:
+    """Let go of events not processed without acknowledging their offsets: Faust stops
+    waiting for them (a rebalance waits for every message in hand) but never commits past
+    them."""
+    for e in events:
+        e.message.acked = True
 
 
 def _records(events: Iterable[faust.EventT]) -> list[Record]:
@@ -130,6 +181,7 @@ def install_pipeline(ctx: WorkerContext, zones: dict[str, str] | None = None) ->
     parts = ctx.config.partitions
 
     producer = OutputProducer(ctx.config.bootstrap, ctx.config.kafka_config)
+    gaps = GapReader(ctx.config.bootstrap, ctx.config.kafka_config)
     end_markers = ctx.config.producer_batch_bytes == 1  # the embedded broker: _changelogs_sent
 
     changelog_of: dict[StateCache[Any], str] = {}
@@ -138,7 +190,7 @@ def install_pipeline(ctx: WorkerContext, zones: dict[str, str] | None = None) ->
         """A Faust table and its StateCache, which writes the table's local store and sends
         its changelog records through `producer`."""
         table = app.Table(name, schema=raw_schema(), key_type=bytes, value_type=bytes,
-                          partitions=parts, help=help)
+                          partitions=parts, help=help, store=STATE_STORE)
         topic = table.changelog_topic.get_topic_name()
         cache = StateCache(table.data, decode, encode, initial,
                            lambda p, k, v: producer.send(topic, k, v, p))
@@ -179,17 +231,20 @@ def install_pipeline(ctx: WorkerContext, zones: dict[str, str] | None = None) ->
     routes = {s: app.topic(t.repartition(s), schema=raw_schema(), partitions=parts)
               for s in CROSS_SCOPES}
 
+    events_cursor = PartitionCursor()
+
     async def process_terminal_events(stream: faust.StreamT[bytes]) -> None:
         """pos.events -> receipts, terminal-scope incidents, cross-terminal bundles."""
         async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN):
             _hold(events)
             receipts.clear()  # what a batch cut short (a cancelled agent) left
             terminal.clear()
-            out = terminal_batch(_records(_owned(app, events)), holder.engine, receipts,
-                                 terminal)
+            records, mine, left = await _in_sequence(ctx, events_cursor, gaps, events)
+            out = terminal_batch(records, holder.engine, receipts, terminal)
             await _send(ctx, producer, out)
             await _changelogs_sent(t.events, receipts, terminal)
-            _release(app, events)
+            _release(app, mine)
+            _drop(left)
 
     app.agent(ctx.events_topic, name="process_terminal_events")(process_terminal_events)
 
@@ -198,17 +253,20 @@ def install_pipeline(ctx: WorkerContext, zones: dict[str, str] | None = None) ->
         waiting: dict[int, dict[bytes, int]] = {}  # see steps.scope_batch
         busy = asyncio.Lock()  # a batch and a release of held events share the states
         last_batch = [time.monotonic()]
+        cursor = PartitionCursor()
 
         async def detect(stream: faust.StreamT[bytes]) -> None:
             async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN):
                 async with busy:
                     _hold(events)
                     keyed.clear()
-                    out = scope_batch(scope, _records(_owned(app, events)), holder.engine, keyed,
+                    records, mine, left = await _in_sequence(ctx, cursor, gaps, events)
+                    out = scope_batch(scope, records, holder.engine, keyed,
                                       lateness_us=lateness_us, waiting=waiting)
                     await _send(ctx, producer, out)
                     await _changelogs_sent(t.repartition(scope), keyed)
-                    _release(app, events)
+                    _release(app, mine)
+                    _drop(left)
                     last_batch[0] = time.monotonic()
 
         async def release_when_quiet() -> None:

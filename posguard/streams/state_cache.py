@@ -86,6 +86,7 @@ class StateCache(Generic[S]):
             if not owned(entry.partition):
                 continue
             entry.value.state = self._encode(entry.state)
+            entry.value.version += 1
             raw = table[key] = pack(entry.value)
             changelog(entry.partition, key, raw)
             partitions.add(entry.partition)

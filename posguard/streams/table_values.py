@@ -20,11 +20,14 @@ class KeyedValue(msgspec.Struct, array_like=True):
     """offset: the last source offset folded in (keys of a topic read directly); state: the
     encoded state; applied: for keys fed through a repartition topic, the last pos.events
     offset folded in per pos.events partition (a restarted router forwards events again
-    under new repartition offsets; their pos.events position tells the copies apart)."""
+    under new repartition offsets; their pos.events position tells the copies apart);
+    version: how many times the key's state was written (streams/state_store.py keeps the
+    highest when it replays the changelog)."""
 
     offset: int
     state: bytes
     applied: dict[int, int] = msgspec.field(default_factory=dict)
+    version: int = 0
 
 
 _enc = msgspec.msgpack.Encoder()

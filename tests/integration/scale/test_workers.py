@@ -52,6 +52,7 @@ class WorkerProcess:
         self.log_path = tmp / f"{name}.log"
         self._log = self.log_path.open("wb")
         env = {k: v for k, v in os.environ.items() if not k.startswith("POSGUARD_")}
+        env["PYTHONUNBUFFERED"] = "1"  # a killed worker's last log lines are the telling ones
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "posguard.console.cli", "worker", "--kafka", bootstrap,
              "--partitions", str(PARTITIONS), "--data", str(tmp / name), "--clickhouse", url,
@@ -116,6 +117,44 @@ class Outcome:
     expected_receipts: set[str]
     last_log: str
     receipts_on_topic: set[str]
+    where_missing: list[str]
+
+
+def _where(bootstrap: str, topic: str, events: list[PosEvent], missing: set[str]) -> list[str]:
+    """For each missing receipt: its terminal and the (partition, offset) of its events on
+    pos.events, to match against the workers' logs."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    from posguard.model.codec import decode_event
+
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": uuid.uuid4().hex,
+                  "enable.auto.commit": False, "log_level": 3})
+    at: dict[str, tuple[int, int]] = {}
+    try:
+        c.assign([TopicPartition(topic, p, 0) for p in range(PARTITIONS)])
+        idle = 0
+        while idle < 5:
+            msgs = c.consume(1000, 0.5)
+            idle = 0 if msgs else idle + 1
+            for m in msgs:
+                if m.error() is None:
+                    at[decode_event(m.value()).event_id] = (m.partition(), m.offset())
+    finally:
+        c.close()
+    states: dict[str, TerminalState] = defaultdict(TerminalState)
+    since: dict[str, list[str]] = defaultdict(list)
+    out = []
+    for ev in events:
+        since[ev.pos_terminal].append(ev.event_id)
+        states[ev.pos_terminal], done = assemble(states[ev.pos_terminal], ev)
+        for r in done:
+            if r.receipt_id in missing:
+                spots = [at.get(i, (-1, -1)) for i in since[ev.pos_terminal]]
+                out.append(f"{r.receipt_id} terminal {ev.pos_terminal} partition "
+                           f"{spots[0][0]} offsets {[o for _, o in spots]}")
+        if done:
+            since[ev.pos_terminal] = []
+    return out
 
 
 def _receipts_on_topic(bootstrap: str, topic: str) -> set[str]:
@@ -238,9 +277,12 @@ def _scenario(kafka_bootstrap: str, clickhouse_url: str, scale_db, tmp_path: Pat
         deadline = time.monotonic() + 60
         while receipts() != expected and time.monotonic() < deadline:
             time.sleep(0.5)
+        got = receipts()
         return Outcome(spread, (int(rows[0]), int(rows[1])), ids,
-                       {e.event_id for e in events}, receipts(), expected, w3.log()[-3000:],
-                       _receipts_on_topic(kafka_bootstrap, topics.receipts))
+                       {e.event_id for e in events}, got, expected, w3.log()[-3000:],
+                       _receipts_on_topic(kafka_bootstrap, topics.receipts),
+                       _where(kafka_bootstrap, topics.events, events, expected - got)
+                       if got != expected else [])
     finally:
         for w in workers:
             w.stop(signal.SIGTERM)
@@ -267,4 +309,4 @@ def test_every_receipt_is_stored_across_join_and_leave(outcome: Outcome) -> None
     missing = want - got
     assert got == want, (f"missing {len(missing)} ({len(missing - outcome.receipts_on_topic)} "
                          f"never published), unexpected {len(got - want)}\n"
-                         f"{outcome.last_log}")
+                         f"{chr(10).join(outcome.where_missing[:10])}\n{outcome.last_log}")
