@@ -13,14 +13,16 @@ range could cost. p50/p95 are nearest-rank over the runs.
 
 On the largest size two comparisons are measured too, in this benchmark's own database:
 the search SQL as it was before fix 1 (`ORDER BY ts_received` without the sort key's hour
-bucket in front: same rows, but ClickHouse cannot read in key order and stop at LIMIT), and
+bucket in front: same rows, but ClickHouse cannot read in key order and stop at LIMIT), run
+query by query alternately with the current SQL, whose p50 in that same interleaved run is
+the row's baseline (ratio = current / former: below 1 when the current SQL is faster); and
 the current SQL with a minmax skip index on ts_received added (fix 2, proposed, not in the
 migrations).
 
 Sizes: POSGUARD_BENCH_SEARCH_EVENTS_SMALL (default 10,000,000) and
 POSGUARD_BENCH_SEARCH_EVENTS (default 30,000,000; 0 skips a size). 100M is not in the
-default run: generating it took 5.6 minutes (load ~4) to 14 minutes (load 5-8) on this
-machine's 2 shared cores, 2.6 GB on disk, and the module then runs ~8-17 minutes; run it
+default run: generating it took 4 to 14 minutes (load ~1.5 to 5-8) on this machine's 2
+shared cores, 2.6 GB on disk, and the module then runs ~8-17 minutes; run it
 with POSGUARD_BENCH_SEARCH_EVENTS=100000000. POSGUARD_BENCH_SEARCH_QUERIES: queries per
 filter (20).
 
@@ -50,12 +52,12 @@ from posguard.store.search import (
     search_events,
 )
 
-__all__ = ["run", "main", "measure", "percentile", "FILTERS", "time_queries", "former_order",
-           "add_ts_minmax", "has_ts_minmax"]
+__all__ = ["run", "main", "measure", "percentile", "FILTERS", "time_queries", "time_pairs",
+           "former_order", "add_ts_minmax", "has_ts_minmax"]
 
 TARGET_MS = 300.0
 TARGET_AT = 100_000_000
-DEFAULT_LARGE = 30_000_000  # 100M takes 6-14 min to generate here: opt-in (module docstring)
+DEFAULT_LARGE = 30_000_000  # 100M takes 4-14 min to generate here: opt-in (module docstring)
 # Event-type filters of varying selectivity: rare (cancels, deletes) to common (payments).
 _TYPE_SETS: tuple[tuple[str, ...], ...] = (
     ("POS_POSITION_DELETE",), ("POS_RECEIPT_CANCEL",), ("POS_POSITION_DELETE",
@@ -108,6 +110,19 @@ def time_queries(fn: Callable[[int], int], n: int) -> tuple[list[float], list[in
         results.append(fn(i))
         times.append((time.perf_counter() - t) * 1000)
     return times, results
+
+
+def time_pairs(a: Callable[[int], int], b: Callable[[int], int],
+               n: int) -> tuple[list[float], list[float]]:
+    """Run `a(i)` and `b(i)` for i in range(n), alternating which goes first (so cache state
+    and machine noise fall on both alike); milliseconds per call of each."""
+    times: tuple[list[float], list[float]] = ([], [])
+    for i in range(n):
+        for k in ((0, 1) if i % 2 == 0 else (1, 0)):
+            t = time.perf_counter()
+            (a, b)[k](i)
+            times[k].append((time.perf_counter() - t) * 1000)
+    return times
 
 
 Runner = Callable[[int], int]
@@ -216,10 +231,15 @@ def measure(backend: Backend, layout: Layout, queries: int,
         return out
     probe = build_event_search(backend.database, 0, 1, EventFilter()).sql
     if former_order(probe) is not None:
-        out += _filter_rows(
-            label, ", former ORDER BY ts_received (before fix 1)",
-            lambda f: _search_former_order(backend, layout, values, FILTERS[f]),
-            queries, base, "", with_p95=False)
+        for name, make in FILTERS.items():  # interleaved with the current SQL, query by query
+            now_ms, old_ms = time_pairs(_search(backend, layout, values, make),
+                                        _search_former_order(backend, layout, values, make),
+                                        queries)
+            out.append(row(f"search {name}, {label}, former ORDER BY ts_received (before fix 1)"
+                           ": p50", percentile(old_ms, 50), "ms", percentile(now_ms, 50),
+                           "current SQL, interleaved", higher_is_better=False,
+                           p95=round(percentile(old_ms, 95), 1),
+                           current_p95=round(percentile(now_ms, 95), 1), queries=queries))
     if not has_ts_minmax(backend):
         secs = add_ts_minmax(backend)
         out.append(row(f"search {label}: build proposed minmax(ts_received) index", secs * 1000,
@@ -269,7 +289,7 @@ def run(sizes: Sequence[int] | None = None, queries: int | None = None) -> list[
     if sizes and max(sizes) < TARGET_AT:
         out.append(row("search: the 100M target size is opt-in (POSGUARD_BENCH_SEARCH_EVENTS="
                        "100000000); largest size this run", max(sizes), "events",
-                       target="100M: 6-14 min to generate here"))
+                       target="100M: 4-14 min to generate here"))
     return out
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.bench_search import FILTERS, former_order, percentile, time_queries
+from bench.bench_search import FILTERS, former_order, percentile, time_pairs, time_queries
 from bench.search_data import (
     BRANDS,
     EVENTS_PER_RECEIPT,
@@ -30,6 +30,14 @@ def test_time_queries_returns_one_time_and_result_per_call() -> None:
     times, results = time_queries(lambda i: i * 2, 4)
     assert results == [0, 2, 4, 6]
     assert len(times) == 4 and all(t >= 0 for t in times)
+
+
+def test_time_pairs_alternates_which_runs_first() -> None:
+    calls: list[tuple[str, int]] = []
+    a, b = time_pairs(lambda i: calls.append(("a", i)) or 0,
+                      lambda i: calls.append(("b", i)) or 0, 3)
+    assert calls == [("a", 0), ("b", 0), ("b", 1), ("a", 1), ("a", 2), ("b", 2)]
+    assert len(a) == len(b) == 3
 
 
 @pytest.mark.parametrize("n", [1_000, 10_000_000, 100_000_000])
