@@ -22,7 +22,7 @@ migrations).
 Sizes: POSGUARD_BENCH_SEARCH_EVENTS_SMALL (default 10,000,000) and
 POSGUARD_BENCH_SEARCH_EVENTS (default 30,000,000; 0 skips a size). 100M is not in the
 default run: generating it took 4 to 14 minutes (load ~1.5 to 5-8) on this machine's 2
-shared cores, 2.6 GB on disk, and the module then runs ~8-17 minutes; run it
+shared cores, 2.6 GB on disk, and the module took 6 minutes in all at load 0.5-5; run it
 with POSGUARD_BENCH_SEARCH_EVENTS=100000000. POSGUARD_BENCH_SEARCH_QUERIES: queries per
 filter (20).
 
