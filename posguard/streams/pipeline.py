@@ -9,18 +9,20 @@
 - `watch_config` reads the compacted pos.detectors topic and swaps the engine; the tables
   keep their states (the engine carries them over by detector GUID).
 
-Per batch an agent works on decoded states cached between batches (`StateCache`), sends its
-outputs (receipts, incidents, bundles) and waits until the broker has them, then writes each
-changed key to its table once (local store + changelog record, sent by the same confluent
-producer) and waits until the changelog records are delivered too: only then does the batch
-end and its events get acknowledged. (Faust commits the offsets of acknowledged events
-without flushing table changelogs first; a worker killed after such a commit would come back
-with states behind its offsets.) Faust still owns the tables: their changelog topics, the
-recovery of a partition's states when a worker takes it over, standbys.
+Per batch an agent takes the batch's records in sequence per partition (records Faust
+dropped around a rebalance are read from the broker: streams/delivery.py), decodes each
+key's state once (`StateCache`), sends its outputs (receipts, incidents, bundles) and waits
+until the broker has them, then writes each changed key to its table once (local store +
+changelog record, sent by the same confluent producer) and waits until the changelog records
+are delivered too: only then does the batch end and its events get acknowledged. (Faust
+commits the offsets of acknowledged events without flushing table changelogs first; a worker
+killed after such a commit would come back with states behind its offsets.) Faust still owns
+the tables: their changelog topics, the recovery of a partition's states when a worker takes
+it over, standbys.
 
 Why this shape: the per-event Faust path (one await, one table write and one changelog
-record per event per agent) ran at ~1k events/s; bench/README.md has the figures. The logic itself lives in streams/steps.py, tested without
-a broker.
+record per event per agent) ran at ~1k events/s; bench/README.md has the figures. The logic
+itself lives in streams/steps.py, tested without a broker.
 """
 
 from __future__ import annotations
