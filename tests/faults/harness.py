@@ -461,10 +461,12 @@ FAUST_STATE_REASON = (  # fixed in d8eb312 (the condition is then false); kept a
 
 
 def repartition_duplicates(stack: Stack, timeout: float = 5.0) -> int:
-    """Events carried more than once on the cashier/card repartition topics."""
+    """Events carried more than once on the cashier/card repartition topics (each record
+    there is a bundle of one key's events of one pos.events partition)."""
     from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
     from posguard.model.codec import decode_event
+    from posguard.streams.routing import decode_routed
 
     c = Consumer({"bootstrap.servers": stack.bootstrap, "group.id": uuid.uuid4().hex,
                   "enable.partition.eof": True})
@@ -480,7 +482,8 @@ def repartition_duplicates(stack: Stack, timeout: float = 5.0) -> int:
                 if m.error() is not None:
                     eof.add((m.topic(), m.partition()))
                     continue
-                seen[(m.topic(), decode_event(m.value() or b"").event_id)] += 1
+                for _, raw in decode_routed(m.value() or b"").events:
+                    seen[(m.topic(), decode_event(raw).event_id)] += 1
     finally:
         c.close()
     return sum(n - 1 for n in seen.values() if n > 1)
