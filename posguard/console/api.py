@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import logging
 import pkgutil
+import socket
 import threading
 
 from fastapi import FastAPI, Request
@@ -40,16 +41,22 @@ def create_api(state: NodeState) -> FastAPI:
 
 
 class ApiServer:
-    """uvicorn serving the API in a background thread (its own event loop)."""
+    """uvicorn serving the API in a background thread (its own event loop).
 
-    def __init__(self, app: FastAPI, host: str, port: int):
+    Given `sock` (bound and listening), it serves on that socket instead of binding
+    host:port itself, so the caller sees a taken port as an OSError of its own bind.
+    """
+
+    def __init__(self, app: FastAPI, host: str, port: int, sock: socket.socket | None = None):
         import uvicorn
 
         self.config = uvicorn.Config(app, host=host, port=port, log_level="warning",
                                      lifespan="off", access_log=False,
                                      timeout_graceful_shutdown=2)
         self.server = uvicorn.Server(self.config)
-        self.thread = threading.Thread(target=self.server.run, name="posguard-api", daemon=True)
+        sockets = [sock] if sock is not None else None
+        self.thread = threading.Thread(target=lambda: self.server.run(sockets=sockets),
+                                       name="posguard-api", daemon=True)
 
     def start(self) -> None:
         self.thread.start()

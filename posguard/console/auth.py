@@ -17,7 +17,7 @@ from fastapi import Depends, HTTPException, Request, status
 
 from posguard.console.state import NodeState
 
-__all__ = ["ROLES", "Principal", "require_role", "load_or_create_token"]
+__all__ = ["ROLES", "Principal", "require_role", "load_or_create_token", "bearer_matches"]
 
 ROLES = ("viewer", "operator", "analyst", "admin")
 
@@ -55,12 +55,17 @@ def node_state(request: Request) -> NodeState:
     return state
 
 
+def bearer_matches(request: Request, token: str) -> bool:
+    """Whether the request carries `Authorization: Bearer <token>` (compared in constant time)."""
+    header = request.headers.get("authorization", "")
+    return header.lower().startswith("bearer ") and hmac.compare_digest(header[7:].strip(),
+                                                                        token)
+
+
 def authenticate(request: Request) -> Principal:
     state = node_state(request)
-    header = request.headers.get("authorization", "")
-    if header.lower().startswith("bearer "):
-        if hmac.compare_digest(header[7:].strip(), state.api_token):
-            return Principal("api-token", "admin")
+    if bearer_matches(request, state.api_token):
+        return Principal("api-token", "admin")
     resolver = state.extras.get("session_resolver")
     if resolver is not None:
         principal = resolver(request)

@@ -15,14 +15,14 @@ of a node (the sink's group and the Faust workers' group).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from posguard.streams.consumer_lag import LagMonitor, LagSnapshot
 from posguard.streams.topics import Topics
 
-__all__ = ["render_metrics", "node_lag_monitor", "node_groups", "detector_types",
-           "INCIDENTS_PREFIX"]
+__all__ = ["render_metrics", "collect_metrics", "node_lag_monitor", "node_groups",
+           "detector_types", "INCIDENTS_PREFIX"]
 
 # The worker's per-detector counter: `incidents_raised:<detector guid>`.
 INCIDENTS_PREFIX = "incidents_raised:"
@@ -44,6 +44,19 @@ def _labels(**labels: object) -> str:
 
 def _number(v: object) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def collect_metrics(sources: Mapping[str, Callable[[], Mapping[str, Any]]]
+                    ) -> dict[str, Any]:
+    """Call each metric group's function; a failing one reports {"error": ...} instead of
+    breaking the scrape (render_metrics skips the non-numbers)."""
+    out: dict[str, Any] = {}
+    for name, fn in sources.items():
+        try:
+            out[name] = fn()
+        except Exception as e:  # a broken gauge must not break health
+            out[name] = {"error": str(e)}
+    return out
 
 
 def render_metrics(values: Mapping[str, Mapping[str, Any]],

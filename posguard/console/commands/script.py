@@ -17,6 +17,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from posguard.console.commands.ingest import HTTP_HELP
 from posguard.console.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,8 @@ def _add_host_flags(p: argparse.ArgumentParser) -> None:
                    "(default: each script's folder)")
     p.add_argument("--queue-size", type=int, default=10_000,
                    help="events queued per script before the oldest are dropped")
+    p.add_argument("--http", metavar="HOST:PORT", default=None,
+                   help=HTTP_HELP + "; --api still names where the console is")
     add_setting_flags(p, *SCRIPT_SETTINGS)
 
 
@@ -116,14 +119,69 @@ def _host(args: argparse.Namespace, settings: Settings) -> Any:
     return ScriptHost(services)
 
 
-def _serve(host: Any) -> int:
+class ScriptLag:
+    """Consumer lag of the scripts' groups (`posguard.script.<name>`, of the scripts that
+    read Kafka), from a LagMonitor rebuilt when that set of groups changes. Topics come from
+    the groups' commits (a feed starts at the end, so there is no backlog before one)."""
+
+    def __init__(self, host: Any):
+        self.host = host
+        self._monitor: Any = None
+
+    def groups(self) -> dict[str, tuple[str, ...]]:
+        prefix = self.host.services.group_prefix
+        return {f"{prefix}{s.name}": () for s in list(self.host.scripts.values())
+                if s.feed is not None}
+
+    def snapshot(self) -> Any:
+        """The LagSnapshot, or None when no script reads Kafka."""
+        from posguard.streams.consumer_lag import LagMonitor
+
+        groups = self.groups()
+        if not groups:
+            return None
+        if self._monitor is None or self._monitor.groups != groups:
+            s = self.host.services
+            self._monitor = LagMonitor(s.bootstrap, groups, s.consumer_config, timeout=2.0)
+        return self._monitor.snapshot()
+
+    def reachable(self) -> bool | None:
+        snap = self.snapshot()
+        return None if snap is None else bool(snap.ok)
+
+
+def scripts_probe(host: Any, settings: Settings) -> Any:
+    """What `posguard scripts --http` reports: the host's counters (totals and per script),
+    the scripts' states, and the lag of their consumer groups."""
+    from posguard.console.probe_api import ProcessProbe, read_token
+
+    lag = ScriptLag(host)
+
+    def details() -> dict[str, Any]:
+        states = {s.name: s.state for s in list(host.scripts.values())}
+        return {"scripts": states,
+                "problems": [f"script {n} failed" for n, st in states.items() if st == "failed"]}
+
+    return ProcessProbe("scripts", host.services.bootstrap, {"scripts": host.metrics},
+                        kafka_reachable=lag.reachable, details=details, lag=lag.snapshot,
+                        token=read_token(settings.token_file))
+
+
+def _serve(host: Any, args: argparse.Namespace, settings: Settings) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    server = None
     try:
+        if args.http is not None:
+            from posguard.console.probe_api import serve_probe
+
+            server = serve_probe(scripts_probe(host, settings), args.http)
         while not stop.wait(1.0):
             pass
     finally:
+        if server is not None:
+            server.stop()
         print("posguard: stopping scripts (finalizers run)", flush=True)
         host.stop()
     return 0
@@ -136,7 +194,7 @@ def run_one(args: argparse.Namespace, settings: Settings) -> int:
     except BaseException:
         host.stop()
         raise
-    return _serve(host)
+    return _serve(host, args, settings)
 
 
 def run_dir(args: argparse.Namespace, settings: Settings) -> int:
@@ -148,4 +206,4 @@ def run_dir(args: argparse.Namespace, settings: Settings) -> int:
         raise
     print(f"posguard: running {len(scripts)} script(s) from {args.dir}: "
           f"{', '.join(s.name for s in scripts)}", flush=True)
-    return _serve(host)
+    return _serve(host, args, settings)

@@ -9,22 +9,16 @@ from fastapi.responses import PlainTextResponse
 
 from posguard import __version__
 from posguard.console.auth import Principal, require_role
-from posguard.console.metrics import detector_types, node_lag_monitor, render_metrics
+from posguard.console.metrics import (
+    collect_metrics,
+    detector_types,
+    node_lag_monitor,
+    render_metrics,
+)
 from posguard.streams.consumer_lag import LagSnapshot
 from posguard.streams.topics import Topics
 
 router = APIRouter(tags=["health"])
-
-
-def _metrics(request: Request) -> dict[str, Any]:
-    state = request.app.state.node
-    out: dict[str, Any] = {}
-    for name, fn in state.metrics.items():
-        try:
-            out[name] = fn()
-        except Exception as e:  # a broken gauge must not break health
-            out[name] = {"error": str(e)}
-    return out
 
 
 @router.get("/api/health")
@@ -59,5 +53,5 @@ def metrics(request: Request,
     """Prometheus text format of the node's counters, incidents per detector and consumer
     lag per partition (scrape with the API token as bearer)."""
     state = request.app.state.node
-    return render_metrics(_metrics(request), _lag(state),
+    return render_metrics(collect_metrics(state.metrics), _lag(state),
                           detector_types(state.extras.get("detector_config")))
