@@ -24,6 +24,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import islice
 
 import msgspec
 
@@ -64,7 +65,8 @@ class SuspiciousRefundParams(Params, frozen=True):
 
 
 class SuspiciousRefundState(DetectorState):
-    """Items sold recently: item -> (last sale's event key, ts).
+    """Items sold recently: item -> (last sale's event key, ts), oldest sale first (an item
+    sold again moves to the end).
 
     `expire_at` is when the oldest entry is half a window past due: nothing is expired
     before it, then all stale entries at once.
@@ -110,8 +112,10 @@ class SuspiciousRefund(Detector[SuspiciousRefundParams, SuspiciousRefundState]):
                     item = ev.barcode or ev.article or ev.text.casefold()
                     if item:
                         ts = ev.ts_in_receipt
-                        state.sold[item] = (ev.event_id or event_key(ev), ts)
-                        if ts >= state.expire_at or len(state.sold) > p.max_remembered:
+                        sold = state.sold
+                        sold.pop(item, None)  # keeps the dict in sale order
+                        sold[item] = (ev.event_id or event_key(ev), ts)
+                        if ts >= state.expire_at or len(sold) > p.max_remembered:
                             self._expire(state, ts)
                 return state, NO_INCIDENTS
         r = receipt_of(ctx, ev)
@@ -130,21 +134,21 @@ class SuspiciousRefund(Detector[SuspiciousRefundParams, SuspiciousRefundState]):
         return state, out
 
     def _expire(self, state: SuspiciousRefundState, ts: int) -> None:
-        # Rebuild in one pass (deleting entries one by one leaves holes a dict walks over).
+        # `sold` is in sale order: the stale and the surplus sales are a prefix. Rebuilt in
+        # one pass (deleting entries one by one leaves holes a dict walks over).
+        sold = state.sold
         oldest = ts - self._window
-        kept: dict[str, Ref] = {}
-        first = ts
-        for item, sale in state.sold.items():
+        drop = 0
+        for sale in sold.values():
             if sale[1] >= oldest:
-                kept[item] = sale
-                if sale[1] < first:
-                    first = sale[1]
+                break
+            drop += 1
         cap = self.params.max_remembered
-        if len(kept) > cap:  # drop the oldest sales, an eighth more than needed
-            by_age = sorted(kept.items(), key=lambda kv: kv[1][1])
-            kept = dict(by_age[len(by_age) - cap + cap // 8:])
-            first = min(sale[1] for sale in kept.values()) if kept else ts
-        state.sold = kept
+        if len(sold) - drop > cap:  # drop the oldest sales, an eighth more than needed
+            drop = len(sold) - cap + cap // 8
+        if drop:
+            sold = state.sold = dict(islice(sold.items(), drop, None))
+        first = next(iter(sold.values()))[1] if sold else ts
         # Expire in batches, next when the oldest kept sale is half a window past due: about
         # twice a window, at most 1.5 windows of sales kept (lookups check the sale time, so
         # an item kept longer never matches).
