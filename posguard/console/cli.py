@@ -51,6 +51,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.basicConfig(
             level=getattr(logging, settings.log_level.upper(), logging.INFO),
             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        # One INFO line per request of the CLI's own API client would sit above every answer.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
         return int(args.func(args, settings) or 0)
     except PosguardError as e:
         print(f"posguard: error: {e}", file=sys.stderr)
