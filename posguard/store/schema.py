@@ -174,4 +174,14 @@ MIGRATIONS: tuple[Migration, ...] = (
     # they read local time from.
     Migration(2, "analyst views", VIEW_STATEMENTS),
     Migration(3, "receipt view over a time range", RANGE_VIEW_STATEMENTS),
+    # The incidents table is sorted by id alone (a review's new version must meet the old one
+    # under the same key); these let a time range or a terminal skip the other granules.
+    Migration(4, "incidents: skip indexes on creation time and terminal", (
+        "ALTER TABLE {db}.incidents ADD INDEX IF NOT EXISTS idx_ts_created ts_created "
+        "TYPE minmax GRANULARITY 1",
+        "ALTER TABLE {db}.incidents ADD INDEX IF NOT EXISTS idx_terminal terminal_guid "
+        "TYPE bloom_filter(0.01) GRANULARITY 1",
+        "ALTER TABLE {db}.incidents MATERIALIZE INDEX idx_ts_created",
+        "ALTER TABLE {db}.incidents MATERIALIZE INDEX idx_terminal",
+    )),
 )

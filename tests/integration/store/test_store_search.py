@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from posguard.model.events import PosEvent
@@ -138,3 +140,32 @@ def test_default_incident_and_receipt_round_trip(any_store) -> None:  # type: ig
     assert any_store.query(f"SELECT related_ts, related_events FROM {db}.incidents").rows == \
         [([], [])]
     assert any_store.query(f"SELECT payment_types FROM {db}.receipts").rows == [([],)]
+
+
+def test_incident_time_and_terminal_filters_skip_granules(store) -> None:  # type: ignore[no-untyped-def]
+    """Migration 4: incidents (sorted by id) get skip indexes on ts_created and terminal_guid,
+    so a time range or a terminal reads the granules that hold them, not the month."""
+    db = store.database
+    day = 86_400_000_000
+    for d in range(4):  # a day and a terminal per insert
+        store.command(
+            f"INSERT INTO {db}.incidents (id, terminal_guid, ts_created, version) "
+            f"SELECT concat('inc-{d}-', toString(number)), 'T{d}', "
+            f"{T0 + d * day} + number, 1 FROM numbers(20000)")
+    store.command(f"OPTIMIZE TABLE {db}.incidents FINAL")  # one part: only skip indexes help
+
+    def granules_read(where: str) -> tuple[int, int]:
+        plan = "\n".join(r[0] for r in store.query(
+            f"EXPLAIN indexes = 1 SELECT count() FROM {db}.incidents WHERE {where}").rows)
+        read = re.search(r"ReadFromMergeTree.*?Granules: (\d+)", plan, re.S)
+        total = re.search(r"PrimaryKey.*?Granules: \d+/(\d+)", plan, re.S)
+        assert read and total, plan
+        return int(read[1]), int(total[1])
+
+    read, total = granules_read(f"ts_created BETWEEN {T0 + 2 * day} AND {T0 + 2 * day + 100}")
+    assert read <= 2 < total, (read, total)  # a day / a terminal: 20k of 80k rows
+    read, total = granules_read("terminal_guid = 'T3'")
+    assert read <= 2 < total, (read, total)  # a day / a terminal: 20k of 80k rows
+    got = store.query(f"SELECT count() FROM {db}.incidents WHERE terminal_guid = 'T3' "
+                      f"AND ts_created >= {T0 + 3 * day}").rows[0][0]
+    assert int(got) == 20000
