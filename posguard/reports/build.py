@@ -55,7 +55,7 @@ _STEPS = {  # query steps per report, for progress totals (one more step writes 
 def report_doc(backend: Backend, report_type: ReportType | str, t0_us: int, t1_us: int,
                store: str | None = None, tz: str = "UTC", progress: Progress | None = None,
                now: datetime | None = None,
-               steps: list[tuple[str, float]] | None = None) -> ReportDoc:
+               steps: list[tuple[str, float]] | None = None, *, tz_note: str = "") -> ReportDoc:
     """Run a report's queries and return its document (no file yet).
 
     Args:
@@ -68,6 +68,7 @@ def report_doc(backend: Backend, report_type: ReportType | str, t0_us: int, t1_u
         progress: called as each query starts.
         now: the "generated at" time (default: the current time).
         steps: when given, (step, seconds) of each query are appended.
+        tz_note: why `tz` (`report_timezone(...).note`), shown in the title block.
     """
     rt = parse_report_type(report_type)
     zone(tz)  # an unknown timezone fails here, before any query
@@ -98,18 +99,19 @@ def report_doc(backend: Backend, report_type: ReportType | str, t0_us: int, t1_u
     if steps is not None:
         steps.extend(last)
     return ReportDoc(title=REPORT_TITLES[rt], report_type=rt.name, t0_us=t0_us, t1_us=t1_us,
-                     generated_at=now or datetime.now(UTC), tz=tz, store=store or "",
-                     sections=sections)
+                     generated_at=now or datetime.now(UTC), tz=tz, tz_note=tz_note,
+                     store=store or "", sections=sections)
 
 
 def build_report(backend: Backend, report_type: ReportType | str, t0_us: int, t1_us: int,
                  store: str | None = None, tz: str = "UTC", progress: Progress | None = None,
-                 now: datetime | None = None) -> BuiltReport:
+                 now: datetime | None = None, *, tz_note: str = "") -> BuiltReport:
     """Run a report's queries and write it as ODS, with the time each part took."""
     rt = parse_report_type(report_type)
     steps: list[tuple[str, float]] = []
     t = time.perf_counter()
-    doc = report_doc(backend, rt, t0_us, t1_us, store, tz, progress, now, steps)
+    doc = report_doc(backend, rt, t0_us, t1_us, store, tz, progress, now, steps,
+                     tz_note=tz_note)
     t_query = time.perf_counter() - t
     total = _STEPS[rt.value] + 1
     if progress:
@@ -125,10 +127,14 @@ def build_report(backend: Backend, report_type: ReportType | str, t0_us: int, t1
 
 def generate_report(backend: Backend, report_type: ReportType | str, t0_us: int, t1_us: int,
                     store: str | None = None, tz: str = "UTC",
-                    progress: Progress | None = None) -> bytes:
+                    progress: Progress | None = None, *, tz_note: str = "") -> bytes:
     """The report as ODS bytes (what `generate_pos_report` hands scripts as zipped_report).
+
+    `tz` is used as given; callers that should follow the terminal registry pick it with
+    `posguard.reports.timezone.report_timezone` and pass its note as `tz_note`.
 
     Example:
         >>> # data = generate_report(backend, ReportType.VIOLATIONS_REPORT, t0, t1, tz="Europe/Moscow")
     """
-    return build_report(backend, report_type, t0_us, t1_us, store, tz, progress).data
+    return build_report(backend, report_type, t0_us, t1_us, store, tz, progress,
+                        tz_note=tz_note).data

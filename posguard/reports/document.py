@@ -106,6 +106,7 @@ class ReportDoc:
         t1_us: period end (exclusive), microseconds.
         generated_at: when the report was produced (aware).
         tz: IANA timezone the report shows times in.
+        tz_note: why that timezone (reports/timezone.py), shown under it; "" = no row.
         store: the store the report is limited to ("" = all stores).
         sections: the sheets in order.
         currency: ISO 4217 code of the money columns.
@@ -117,6 +118,7 @@ class ReportDoc:
     t1_us: int
     generated_at: datetime
     tz: str = "UTC"
+    tz_note: str = ""
     store: str = ""
     sections: list[Section] = field(default_factory=list)
     currency: str = "RUB"

@@ -378,6 +378,7 @@ def _title_sheet(doc: ReportDoc, names: list[str], styles: _Styles, cells: _Cell
         ("Period from", Kind.DATETIME, doc.t0_us),
         ("Period to (exclusive)", Kind.DATETIME, doc.t1_us),
         ("Timezone", Kind.TEXT, doc.tz),
+        *([("Timezone note", Kind.TEXT, doc.tz_note)] if doc.tz_note else []),
         ("Store", Kind.TEXT, doc.store or "all stores"),
         ("Generated at", Kind.DATETIME, gen_us),
     ]

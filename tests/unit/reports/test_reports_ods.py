@@ -166,6 +166,15 @@ def test_title_block() -> None:
     assert rows[10] == ["By day", 2]
 
 
+def test_title_block_timezone_note_follows_the_timezone() -> None:
+    d = doc([section()])
+    d.tz_note = "the timezone of store S1's terminals"
+    rows = read_ods(write_ods(d))["Report"]
+    assert rows[5:7] == [["Timezone", "Europe/Moscow"],
+                         ["Timezone note", "the timezone of store S1's terminals"]]
+    assert rows[7] == ["Store", "S1"]
+
+
 @pytest.mark.parametrize(("kopecks", "text"), [
     (0, "0.00"), (5, "0.05"), (-5, "-0.05"), (12_345, "123.45"), (10**15, "10000000000000.00"),
     (1234.5, "12.35"), (1234.4999, "12.34"), (0.5, "0.01")])
