@@ -20,8 +20,8 @@ from posguard.ingest.registry_toml import (
     replace_terminal_tables,
 )
 
-__all__ = ["read_document", "load_registry", "load_ingest_config", "save_registry",
-           "load_definitions"]
+__all__ = ["read_document", "load_registry", "store_zones", "load_ingest_config",
+           "save_registry", "load_definitions"]
 
 
 def read_document(path: Path) -> dict[str, Any]:
@@ -40,6 +40,12 @@ def load_registry(path: Path) -> TerminalRegistry:
         return registry_from_document(read_document(path))
     except RegistryError as e:
         raise RegistryError(f"{path}: {e}") from None
+
+
+def store_zones(path: Path | None) -> list[tuple[str, str]]:
+    """(store, timezone) of each terminal of the node's config file ([] without a file):
+    what `posguard.reports.timezone.report_timezone` picks a report's timezone from."""
+    return [] if path is None else [(t.store, t.timezone) for t in load_registry(path)]
 
 
 def load_ingest_config(path: Path) -> IngestConfig:

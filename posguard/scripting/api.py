@@ -333,9 +333,15 @@ class ScriptApi:
         a, b = _check_range(fn, t0, t1)
         cb = _check_callable(fn, "callback", callback)
         from posguard.reports.build import generate_report
+        from posguard.reports.timezone import report_timezone
 
-        data = generate_report(self._backend(fn), rtype, a, b,
-                               tz=self._services.clock.tz or "UTC")
+        # No store argument: all stores, in the terminals' one timezone when they share it,
+        # else the scripts' configured timezone (or UTC).
+        zones = self._services.zones
+        chosen = report_timezone([("", tz) for tz in zones.terminals.values()] if zones else (),
+                                 default=self._services.clock.tz or "UTC")
+        data = generate_report(self._backend(fn), rtype, a, b, tz=chosen.tz,
+                               tz_note=chosen.note)
         self._script.call_safely(cb, ReportResult(bytes(data), rtype.name, a, b), where=fn)
 
     # -- helpers -------------------------------------------------------------------------

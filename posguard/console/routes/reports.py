@@ -10,11 +10,14 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 
 from posguard.console.auth import Principal, require_role
+from posguard.console.commands.ingest import config_path
+from posguard.ingest.files import store_zones
 from posguard.model.times import to_micros
 from posguard.reports.build import generate_report
 from posguard.reports.errors import UnknownReportType
 from posguard.reports.ods import MEDIA_TYPE
 from posguard.reports.output import report_filename
+from posguard.reports.timezone import report_timezone
 from posguard.reports.types import REPORT_TITLES, parse_report_type
 
 router = APIRouter(prefix="/api/reports", tags=["reports"])
@@ -41,7 +44,9 @@ def report(
                                        description="start, seconds or microseconds")] = None,
     to: Annotated[str | None, Query(description="end (excluded), seconds or microseconds")] = None,
     store: Annotated[str, Query(max_length=200)] = "",
-    tz: Annotated[str, Query(max_length=64, description="IANA timezone")] = "UTC",
+    tz: Annotated[str, Query(max_length=64, description=(
+        "IANA timezone (default: the store's timezone from the terminal registry; for all "
+        "stores the terminals' one timezone when they share it; else UTC)"))] = "",
 ) -> Response:
     """The report over [from, to) (default: the last 24 hours) as an ODS spreadsheet."""
     try:
@@ -50,8 +55,13 @@ def report(
         raise HTTPException(404, str(e)) from None
     t1 = to_micros(to) if to else int(time.time() * 1_000_000)
     t0 = to_micros(from_) if from_ else t1 - _DAY_US
-    data = generate_report(request.app.state.node.backend, rt, t0, t1, store or None, tz)
-    name = report_filename(rt, t0, t1, store, tz)
+    node = request.app.state.node
+    # The registry is read per request: terminals are added while the node runs.
+    chosen = report_timezone(() if tz else store_zones(config_path(node.settings)), store,
+                             explicit=tz)
+    data = generate_report(node.backend, rt, t0, t1, store or None, chosen.tz,
+                           tz_note=chosen.note)
+    name = report_filename(rt, t0, t1, store, chosen.tz)
     return Response(content=data, media_type=MEDIA_TYPE, headers={
         "Content-Disposition": f"attachment; filename=\"{name}\"; "
                                f"filename*=UTF-8''{quote(name)}",
