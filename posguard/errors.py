@@ -10,6 +10,8 @@
     ├── ingest.errors.IngestError
     │   ├── FieldError             a terminal field that does not parse (also a ValueError)
     │   ├── RegistryError          a bad terminal registry / [ingest] table
+    │   │   ├── TerminalExists     a terminal added twice
+    │   │   └── UnknownTerminal    no terminal with that GUID
     │   ├── DefinitionError        a bad printer transaction definition
     │   └── SpoolError             the local spool cannot be written or read
     │       └── SpoolFull          the spool is at its size cap: new input is refused

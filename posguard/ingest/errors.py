@@ -4,6 +4,8 @@
     ├── FieldError          one field of an incoming event cannot be converted (internal:
     │                       parsers turn it into a Rejected, it never leaves a parser)
     ├── RegistryError       a bad terminal entry or a conflict in the terminal registry
+    │   ├── TerminalExists  adding a terminal whose GUID is registered already
+    │   └── UnknownTerminal no terminal with that GUID
     ├── DefinitionError     a printer transaction definition that cannot be used
     └── SpoolError          the local spool cannot be written or read
         └── SpoolFull       the spool reached its size limit: new input is refused
@@ -11,8 +13,8 @@
 
 from posguard.errors import PosguardError
 
-__all__ = ["IngestError", "FieldError", "RegistryError", "DefinitionError", "SpoolError",
-           "SpoolFull"]
+__all__ = ["IngestError", "FieldError", "RegistryError", "TerminalExists", "UnknownTerminal",
+           "DefinitionError", "SpoolError", "SpoolFull"]
 
 
 class IngestError(PosguardError):
@@ -34,6 +36,14 @@ class FieldError(IngestError, ValueError):
 
 class RegistryError(IngestError):
     """A bad terminal entry, or one that conflicts with the registry."""
+
+
+class TerminalExists(RegistryError):
+    """A terminal is added with the GUID of one already registered."""
+
+
+class UnknownTerminal(RegistryError):
+    """No terminal with that GUID is registered."""
 
 
 class DefinitionError(IngestError):

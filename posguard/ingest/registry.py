@@ -22,12 +22,12 @@ from typing import Any
 
 import msgspec
 
-from posguard.ingest.errors import RegistryError
+from posguard.ingest.errors import RegistryError, UnknownTerminal
 from posguard.ingest.units import SEPARATORS
 from posguard.model.times import zone
 
 __all__ = ["Terminal", "TerminalRegistry", "PROTOCOLS", "TRANSPORTS", "auto_guid",
-           "terminal_from_dict", "terminal_to_dict"]
+           "terminal_from_dict", "terminal_to_dict", "new_terminal"]
 
 PROTOCOLS = ("dssl-xml", "json", "text")
 TRANSPORTS = ("tcp", "udp", "http")
@@ -84,6 +84,13 @@ class Terminal(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
 def _check(t: Terminal) -> Terminal:
     if not _GUID.fullmatch(t.guid):
         raise RegistryError(f"terminal guid {t.guid!r}: 1-64 letters, digits, _ . : -")
+    for name in t.__struct_fields__:
+        value = getattr(t, name)
+        if isinstance(value, str) and not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:  # a lone surrogate: the file is UTF-8
+                raise RegistryError(f"terminal {t.guid}: {name} is not valid Unicode") from None
     if t.protocol not in PROTOCOLS:
         raise RegistryError(f"terminal {t.guid}: protocol {t.protocol!r} not in {PROTOCOLS}")
     if t.transport not in TRANSPORTS:
@@ -115,6 +122,16 @@ def terminal_from_dict(d: dict[str, Any]) -> Terminal:
     except msgspec.ValidationError as e:
         raise RegistryError(f"terminal {d.get('guid', '?')!r}: {e}") from None
     return _check(t)
+
+
+def new_terminal(fields: dict[str, Any]) -> Terminal:
+    """A validated Terminal from what a person gave (CLI flags, an API body).
+
+    As `terminal_from_dict`, and an http terminal's port is 0 (it arrives on the API's port).
+    """
+    if fields.get("transport") == "http":
+        fields = {**fields, "port": 0}
+    return terminal_from_dict(fields)
 
 
 def terminal_to_dict(t: Terminal) -> dict[str, Any]:
@@ -206,9 +223,9 @@ class TerminalRegistry:
         return TerminalRegistry((*(x for x in self._terminals if x.guid != t.guid), t))
 
     def remove(self, guid: str) -> TerminalRegistry:
-        """A new registry without `guid` (RegistryError when it is not there)."""
+        """A new registry without `guid` (UnknownTerminal when it is not there)."""
         if guid not in self._by_guid:
-            raise RegistryError(f"no terminal {guid}")
+            raise UnknownTerminal(f"no terminal {guid}")
         return TerminalRegistry(x for x in self._terminals if x.guid != guid)
 
     def get(self, guid: str) -> Terminal | None:

@@ -69,31 +69,35 @@ def run_list(args: argparse.Namespace, settings: Settings) -> int:
 
 def run_add(args: argparse.Namespace, settings: Settings) -> int:
     from posguard.console.commands.ingest import config_path
-    from posguard.ingest.errors import RegistryError
-    from posguard.ingest.files import load_registry, save_registry
-    from posguard.ingest.registry import Terminal
+    from posguard.ingest.errors import TerminalExists
+    from posguard.ingest.registry import new_terminal
+    from posguard.ingest.registry_file import add_terminal, put_terminal
 
     path = config_path(settings)
-    reg = load_registry(path)
-    if args.guid in reg and not args.replace:
-        raise RegistryError(f"terminal {args.guid} exists (use --replace to change it)")
-    t = Terminal(
-        guid=args.guid, name=args.name, store=args.store, protocol=args.protocol,
-        transport=args.transport, port=0 if args.transport == "http" else args.port,
-        location=args.location, associated_channel=args.associated_channel,
-        timezone=args.timezone, encoding=args.encoding, date_format=args.date_format,
-        decimal_separator=args.decimal_separator, raw_dump=args.raw_dump,
-        transaction_definition=args.transaction_definition)
-    save_registry(path, reg.replace(t))
-    print(f"terminal {t.guid} {'replaced' if args.guid in reg else 'added'} in {path}")
+    t = new_terminal({
+        "guid": args.guid, "name": args.name, "store": args.store, "protocol": args.protocol,
+        "transport": args.transport, "port": args.port, "location": args.location,
+        "associated_channel": args.associated_channel, "timezone": args.timezone,
+        "encoding": args.encoding, "date_format": args.date_format,
+        "decimal_separator": args.decimal_separator, "raw_dump": args.raw_dump,
+        "transaction_definition": args.transaction_definition})
+    if args.replace:
+        replaced = put_terminal(path, t)
+    else:
+        try:
+            add_terminal(path, t)
+        except TerminalExists as e:
+            raise TerminalExists(f"{e} (use --replace to change it)") from None
+        replaced = False
+    print(f"terminal {t.guid} {'replaced' if replaced else 'added'} in {path}")
     return 0
 
 
 def run_remove(args: argparse.Namespace, settings: Settings) -> int:
     from posguard.console.commands.ingest import config_path
-    from posguard.ingest.files import load_registry, save_registry
+    from posguard.ingest.registry_file import remove_terminal
 
     path = config_path(settings)
-    save_registry(path, load_registry(path).remove(args.guid))
+    remove_terminal(path, args.guid)
     print(f"terminal {args.guid} removed from {path}")
     return 0
