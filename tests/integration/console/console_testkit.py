@@ -7,9 +7,13 @@ folders each with a conftest.py would clash under pytest's default import mode.)
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import warnings
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -73,13 +77,20 @@ class Env:
         return c
 
 
-def make_env(store: Any) -> Env:
+def make_env(store: Any, data: Path | None = None) -> Env:
+    """An Env whose node data folder (and so its config file) is `data`, or a new temporary
+    folder removed with the Env: never the working directory's posguard-data."""
     clock = Clock()
-    state = NodeState(settings=Settings(), backend=store, api_token=TOKEN)
+    temporary = data is None
+    data = data or Path(tempfile.mkdtemp(prefix="posguard-console-"))
+    state = NodeState(settings=Settings(data=data), backend=store, api_token=TOKEN)
     shown: list[str] = []
     console = install_console(state, hasher=CHEAP, clock=clock, announce=shown.append)
-    return Env(state=state, console=console, clock=clock, first_password=shown[0],
-               app=create_api(state))
+    env = Env(state=state, console=console, clock=clock, first_password=shown[0],
+              app=create_api(state))
+    if temporary:
+        weakref.finalize(env, shutil.rmtree, data, ignore_errors=True)
+    return env
 
 
 def env_for(store: Any) -> Iterator[Env]:
