@@ -21,6 +21,7 @@ from posguard.store.backends.base import Backend
 router = APIRouter(prefix="/api/charts", tags=["charts"])
 
 SVG = "image/svg+xml"
+ROLE = "viewer"  # who may see the charts (the reports page shows them to the same roles)
 CHARTS = {
     "incidents_by_type": "Incidents by type and status",
     "top_void_cashiers": "Top cashiers by void rate",
@@ -72,7 +73,7 @@ def render(backend: Backend, name: str, t0: int, t1: int, store: str) -> str:
 
 
 @router.get("")
-def charts(_: Annotated[Principal, Depends(require_role("viewer"))]) -> dict[str, str]:
+def charts(_: Annotated[Principal, Depends(require_role(ROLE))]) -> dict[str, str]:
     """The chart names (GET /api/charts/{name}.svg) and their titles."""
     return CHARTS
 
@@ -82,7 +83,7 @@ def charts(_: Annotated[Principal, Depends(require_role("viewer"))]) -> dict[str
 def chart(
     request: Request,
     name: str,
-    _: Annotated[Principal, Depends(require_role("viewer"))],
+    _: Annotated[Principal, Depends(require_role(ROLE))],
     from_: Annotated[str | None, Query(alias="from", max_length=40,
                                        description="start, seconds or microseconds")] = None,
     to: Annotated[str | None, Query(max_length=40,

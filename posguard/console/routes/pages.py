@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path as FsPath
 from string import Template
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Path, Request, status
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from posguard import __version__
 from posguard.console.auth import Principal, authenticate
+from posguard.console.routes import charts
 from posguard.model.event_types import EVENT_TYPES
 
 router = APIRouter(include_in_schema=False)
@@ -51,14 +54,18 @@ def _json_for_html(data: Any) -> str:
 
 
 def render(request: Request, page: str, title: str, who: Principal | None,
-           data: dict[str, Any] | None = None, status_code: int = 200) -> HTMLResponse:
-    """One page: layout + templates/<page>.html + static/<page>.js."""
+           data: dict[str, Any] | None = None, status_code: int = 200,
+           parts: dict[str, str] | None = None) -> HTMLResponse:
+    """One page: layout + templates/<page>.html + static/<page>.js.
+
+    `parts` fills the page template's $placeholders with HTML the caller has escaped.
+    """
     session = getattr(request.state, "session", None)
     active = ' class="active"'
     nav = "".join(
         f'<a href="{href}"{active if request.url.path.startswith(href) else ""}>{label}</a>'
         for href, label, role in NAV if who is not None and who.has(role))
-    body = _template(f"{page}.html").safe_substitute()
+    body = _template(f"{page}.html").safe_substitute(parts or {})
     out = _template("layout.html").substitute(
         title=html.escape(title), nav=nav, body=body, page=page, version=__version__,
         user=html.escape(who.name if who else ""), role=html.escape(who.role if who else ""),
@@ -80,21 +87,34 @@ def _who(request: Request) -> Principal | None:
 
 
 def _login_redirect(request: Request) -> RedirectResponse:
-    from urllib.parse import quote
-
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return RedirectResponse(f"/login?next={quote(target, safe='')}", status.HTTP_303_SEE_OTHER)
 
 
 def _page(request: Request, page: str, title: str, role: str = "viewer",
-          data: dict[str, Any] | None = None) -> Response:
+          data: dict[str, Any] | None = None,
+          parts: Callable[[Principal], dict[str, str]] | None = None) -> Response:
     who = _who(request)
     if who is None:
         return _login_redirect(request)
     if not who.has(role):
         return render(request, "forbidden", "Not allowed", who, {"role": role},
                       status_code=status.HTTP_403_FORBIDDEN)
-    return render(request, page, title, who, data)
+    return render(request, page, title, who, data, parts=parts(who) if parts else None)
+
+
+def chart_figures(who: Principal) -> str:
+    """The <img> of each GET /api/charts/{name}.svg, or "" for a caller who may not see them."""
+    if not who.has(charts.ROLE):
+        return ""
+    figures = "".join(
+        f'<figure><a href="{src}"><img src="{src}" data-chart="{html.escape(name)}" '
+        f'alt="{html.escape(title)}" width="760" height="380"></a></figure>'
+        for name, title in charts.CHARTS.items()
+        for src in [html.escape(f"/api/charts/{quote(name)}.svg")])
+    return ('<section id="charts" class="charts"><h2>Charts</h2>'
+            '<p class="muted">Drawn on the server over the days chosen above (UTC hours); '
+            f'click one to open it alone.</p><div class="chart-grid">{figures}</div></section>')
 
 
 @router.get("/")
@@ -131,7 +151,8 @@ def search_page(request: Request) -> Response:
 
 @router.get("/reports")
 def reports_page(request: Request) -> Response:
-    return _page(request, "reports", "Reports", data={"report_types": REPORT_TYPES})
+    return _page(request, "reports", "Reports", data={"report_types": REPORT_TYPES},
+                 parts=lambda who: {"charts": chart_figures(who)})
 
 
 @router.get("/users")

@@ -1,7 +1,7 @@
 """The operator console in headless Chromium (Debian's /usr/bin/chromium driven by
 playwright-python; no browser download): log in, watch a receipt arrive live, review an
 incident and see the status survive a reload, search with a range filter and export CSV,
-download a report, see a script notification as a toast.
+download a report and see its charts, see a script notification as a toast.
 
 Screenshots of each page go to tests/artifacts/console/ (git-ignored).
 """
@@ -220,7 +220,15 @@ def test_reports_page_downloads_a_report(console: tuple[str, NodeState], page: A
     login(page, base)
     page.goto(base + "/reports")
     page.wait_for_function("document.querySelectorAll('#report-type option').length > 0")
-    page.screenshot(path=str(ARTIFACTS / "reports.png"))
+    # the charts follow the chosen days and load (same-origin SVG, allowed by the CSP)
+    # (polled from here: wait_for_function re-evaluates with eval, which the CSP refuses)
+    loaded = ("Array.from(document.querySelectorAll('#charts img')).filter((i) => "
+              "i.src.includes('from=') && i.complete && i.naturalWidth > 0).length")
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while page.evaluate(loaded) < 4 and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+    assert page.evaluate(loaded) == 4
+    page.screenshot(path=str(ARTIFACTS / "reports.png"), full_page=True)
     with page.expect_download() as dl:
         page.click("#report-link")
     data = Path(dl.value.path()).read_bytes()

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 from console_testkit import Env, env_for
-from lxml import etree
+from lxml import etree, html
 
+from posguard.console.routes import charts
 from posguard.ingest.simulator import ChainSimulator
 from posguard.model.incidents import Incident
 from posguard.store.writer import insert_events, insert_incidents
@@ -17,6 +18,7 @@ pytestmark = pytest.mark.integration
 
 T0 = 1_796_000_400_000_000  # on an hour boundary
 NS = {"s": "http://www.w3.org/2000/svg"}
+SVG_TYPE = "image/svg+xml"
 
 
 @pytest.fixture
@@ -68,3 +70,25 @@ def test_unknown_chart_and_bad_range(env: Env) -> None:
     assert "no data" in c.get("/api/charts/pipeline_lag.svg",
                               params={"from": T0, "to": T0 + 1}).text
     assert env.client("anonymous").get("/api/charts/pipeline_lag.svg").status_code == 401
+
+
+def chart_images(env: Env, role: str) -> list[str]:
+    r = env.client(role).get("/reports")
+    assert r.status_code == 200, r.text
+    return [str(src) for src in html.fromstring(r.text).xpath("//section[@id='charts']//img/@src")]
+
+
+def test_reports_page_shows_the_charts(env: Env) -> None:
+    for role in ("viewer", "operator", "analyst", "admin"):
+        srcs = chart_images(env, role)
+        assert srcs == [f"/api/charts/{name}.svg" for name in charts.CHARTS], role
+        for src in srcs:  # each one loads for the same session
+            r = env.client(role).get(src)
+            assert r.status_code == 200 and r.headers["content-type"].startswith(SVG_TYPE), src
+
+
+def test_reports_page_hides_charts_from_roles_that_may_not_see_them(
+        env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(charts, "ROLE", "admin")  # as if the charts were for admins only
+    assert chart_images(env, "viewer") == []
+    assert len(chart_images(env, "admin")) == len(charts.CHARTS)

@@ -1,5 +1,6 @@
 "use strict";
-// Reports: pick a type and a range; the link downloads GET /api/reports/{type}?from=&to= (ODS).
+// Reports: pick a type and a range; the link downloads GET /api/reports/{type}?from=&to= (ODS),
+// and the charts below (GET /api/charts/{name}.svg) are redrawn for the same range.
 document.addEventListener("DOMContentLoaded", async () => {
   const { el, api } = PG;
   const type = document.getElementById("report-type");
@@ -28,6 +29,13 @@ document.addEventListener("DOMContentLoaded", async () => {
     end.setDate(end.getDate() + 1);
     const q = new URLSearchParams({ from: f, to: end.getTime() * 1000, tz });
     link.href = `/api/reports/${encodeURIComponent(type.value)}?${q}`;
+    // the charts (shown to the roles that may see them) follow the same days
+    const range = new URLSearchParams({ from: f, to: end.getTime() * 1000 });
+    for (const img of document.querySelectorAll("#charts img[data-chart]")) {
+      const src = `/api/charts/${encodeURIComponent(img.dataset.chart)}.svg?${range}`;
+      img.src = src;
+      img.parentElement.href = src;
+    }
   }
   for (const e of [type, from, to]) e.addEventListener("change", update);
   update();
