@@ -117,6 +117,11 @@ MATRIX: dict[str, Rule] = {
     "POST /api/notifications": api("admin", "/api/notifications", {"text": "hi"}),
     "GET /api/live/terminals": api("viewer", "/api/live/terminals"),
     "GET /api/live/stream": api("viewer", "/api/live/stream?max_seconds=0.1&since_seconds=0"),
+    "GET /api/terminals": api("admin", "/api/terminals", ok=frozenset({200})),
+    # writes the Env's own temporary config file; removed again by the DELETE after it
+    "POST /api/terminals": api("admin", "/api/terminals", {"guid": "Tmatrix", "port": 5001},
+                               ok=frozenset({201})),
+    "DELETE /api/terminals/{guid}": api("admin", "/api/terminals/Tmatrix", ok=frozenset({204})),
     "POST /api/sql": api("analyst", "/api/sql", {"query": "SELECT 1"}, ok=frozenset({200})),
     "GET /api/users": api("admin", "/api/users"),
     "POST /api/users": api("admin", "/api/users", {"username": "newbie", "role": "viewer"}),
