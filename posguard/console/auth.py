@@ -1,7 +1,7 @@
 """Who is calling the API and what they may do.
 
-Roles, weakest first: viewer (read), operator (review incidents), analyst (SQL), admin
-(detectors, terminals, users). Until user accounts exist, the node's API token (written to
+Roles, weakest first: viewer (read), operator (review incidents, run a detector over the
+archive), analyst (SQL), admin (detector configuration, terminals, users). Until user accounts exist, the node's API token (written to
 DATA/api-token with mode 0600 on first start) authenticates as admin: only someone who can read
 the node's data folder holds it.
 """
