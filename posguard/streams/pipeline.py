@@ -112,8 +112,11 @@ async def _in_sequence(ctx: WorkerContext, cursor: PartitionCursor, reader: GapR
     topic = events[0].message.topic
     committed = app.consumer._committed_offset  # where Faust sought to after the rebalance
     cursor.start(app.consumer_generation_id, lambda p: committed.get(TP(topic, p)))
-    where = _where
-    records, held, gaps = cursor.admit(_records(owned), where)
+    records, held, gaps = cursor.admit(_records(owned), _where)
+    if not gaps:  # the usual batch: every owned record in sequence
+        left = [e for e in events if e.message.tp not in assigned] if len(owned) < len(
+            events) else []
+        return records, owned, left
     for attempt in range(3):
         if not gaps:
             break
@@ -125,7 +128,7 @@ async def _in_sequence(ctx: WorkerContext, cursor: PartitionCursor, reader: GapR
         log.warning("%s: records delivered after a gap; reading %s from the broker", topic,
                     ", ".join(f"[{p}] {a}-{b - 1}" for p, (a, b) in sorted(ranges.items())))
         filled = await asyncio.to_thread(reader.read, topic, ranges)
-        more, held, gaps = cursor.admit(sorted(filled + held, key=where), where,
+        more, held, gaps = cursor.admit(sorted(filled + held, key=_where), _where,
                                         accept_gaps=attempt == 2)
         if attempt == 2 and len(filled) < sum(b - a for a, b in ranges.values()):
             ctx.count("delivery_gaps_unfilled")
