@@ -4,7 +4,6 @@ terminal sends events; Ctrl-C stops it cleanly."""
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from posguard.ingest.encoders import to_ndjson
 from posguard.model.events import PosEvent
 from posguard.streams.broker import free_port
 from posguard.streams.topics import Topics
+from tests.process_testkit import interrupt, running
 
 pytestmark = pytest.mark.integration
 T0 = 1_796_000_000_000_000
@@ -60,7 +60,7 @@ def test_ingest_serves_health_and_metrics_on_http(kafka_bootstrap: str, topics: 
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{http}"
     auth = {"Authorization": "Bearer s3cret"}
-    try:
+    with running(proc):
         health = wait_http(f"{base}/api/health", proc)
         assert health.status_code == 200
         body = health.json()
@@ -91,12 +91,7 @@ def test_ingest_serves_health_and_metrics_on_http(kafka_bootstrap: str, topics: 
         health = httpx.get(f"{base}/api/health", timeout=5).json()
         assert health["status"] == "ok" and health["kafka_reachable"] is True
         assert health["publisher"] == "direct"
-        proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+        out = interrupt(proc, timeout=30)
     assert proc.returncode == 0, out
 
 

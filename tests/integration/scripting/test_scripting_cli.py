@@ -3,7 +3,6 @@ scripts run, search the store, and Ctrl-C runs their finalizers."""
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ import pytest
 from posguard.ingest.publisher import EventPublisher
 from posguard.model.events import PosEvent
 from posguard.store.writer import insert_events
+from tests.process_testkit import interrupt, running
 
 pytestmark = pytest.mark.integration
 
@@ -53,7 +53,7 @@ def test_scripts_command_runs_a_folder_until_sigint(kafka_bootstrap, topics, sto
          store.database, "--topic-prefix", topics.prefix, "--data", str(tmp_path / "data"),
          "--session-timeout", "6"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
+    with running(proc):
         assert h.wait_for(lambda: (scripts / "found.txt").exists(), 60)
         assert h.wait_for(lambda: (scripts / "found.txt").read_text() == "0,2", 5)
         pub = EventPublisher(kafka_bootstrap, topics)
@@ -68,12 +68,7 @@ def test_scripts_command_runs_a_folder_until_sigint(kafka_bootstrap, topics, sto
             n += 1
             time.sleep(0.5)
         assert live.exists()
-        proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+        out = interrupt(proc)
     assert proc.returncode == 0, out
     assert "running 1 script(s)" in out and "watch" in out
     assert (scripts / "bye.txt").read_text() == "finalized"
@@ -90,13 +85,8 @@ def test_script_run_runs_one_file_and_ctrl_c_runs_its_finalizers(kafka_bootstrap
          "--kafka", kafka_bootstrap, "--topic-prefix", topics.prefix,
          "--data", str(tmp_path / "data")],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
+    with running(proc):
         assert h.wait_for(lambda: (tmp_path / "started.txt").exists(), 60)
-        proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+        out = interrupt(proc)
     assert proc.returncode == 0, out
     assert (tmp_path / "bye.txt").read_text() == "finalized"

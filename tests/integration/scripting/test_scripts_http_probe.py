@@ -4,7 +4,6 @@ script's event counter moving and the lag of its consumer group."""
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ import pytest
 from posguard.ingest.publisher import EventPublisher
 from posguard.model.events import PosEvent
 from posguard.streams.broker import free_port
+from tests.process_testkit import interrupt, running
 
 pytestmark = pytest.mark.integration
 
@@ -52,7 +52,7 @@ def test_scripts_serve_health_and_metrics_on_http(kafka_bootstrap, topics, tmp_p
         except httpx.TransportError:
             return proc.poll() is not None
 
-    try:
+    with running(proc):
         assert h.wait_for(up, 60)
         assert proc.poll() is None, proc.communicate()[0]
         health = get("/api/health")
@@ -84,10 +84,5 @@ def test_scripts_serve_health_and_metrics_on_http(kafka_bootstrap, topics, tmp_p
         assert "posguard_consumer_lag_up 1" in text
         health = get("/api/health")
         assert health.json()["status"] == "ok" and health.json()["kafka_reachable"] is True
-        proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+        out = interrupt(proc)
     assert proc.returncode == 0, out
