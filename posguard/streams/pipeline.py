@@ -1,11 +1,12 @@
 """The worker's agents: receipt assembly and the detectors, run by Faust over batches.
 
-- `process_terminal_events` reads pos.events in batches (`stream.take_events`): it assembles
+- `process_terminal_events` reads pos.events in batches of whole fetches (its `BatchFeed`,
+  streams/batch_feed.py, filled by the transport instead of the agent's Faust stream): it assembles
   receipts (table `terminal_state`, keyed by terminal GUID), runs the terminal-scope
   detectors (table `detector_terminal`) and forwards what the cross-terminal scopes need to
   `pos.detect.cashier` / `pos.detect.card`, one bundle per key and batch.
-- `detect_cashier` / `detect_card` read those repartition topics (tables `detector_cashier`,
-  `detector_card`, keyed by cashier / card).
+- `detect_cashier` / `detect_card` read those repartition topics through their feeds
+  (tables `detector_cashier`, `detector_card`, keyed by cashier / card).
 - `watch_config` reads the compacted pos.detectors topic and swaps the engine; the tables
   keep their states (the engine carries them over by detector GUID).
 
@@ -21,7 +22,8 @@ the tables: their changelog topics, the recovery of a partition's states when a 
 it over, standbys.
 
 Why this shape: the per-event Faust path (one await, one table write and one changelog
-record per event per agent) ran at ~1k events/s; bench/README.md has the figures. The logic
+record per event per agent) ran at ~1k events/s, and Faust's per-message delivery alone
+capped an agent at ~12.6k; bench/README.md has the figures. The logic
 itself lives in streams/steps.py, tested without a broker.
 """
 
@@ -30,7 +32,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import faust
@@ -43,6 +45,7 @@ from posguard.detectors.localtime import zones_from
 from posguard.detectors.ordered_scope import OrderedScopeState, decode_ordered, encode_ordered
 from posguard.model.receipts import TerminalState
 from posguard.streams.app import WorkerContext, raw_schema
+from posguard.streams.batch_feed import BatchFeed
 from posguard.streams.delivery import PartitionCursor
 from posguard.streams.gap_reader import GapReader
 from posguard.streams.outputs import OutputProducer
@@ -79,50 +82,29 @@ class EngineHolder:
         self.config = config
 
 
-def _hold(events: Sequence[faust.EventT]) -> None:
-    """Keep a batch's messages from being acknowledged by `take_events` when the batch ends,
-    however it ends: take_events acknowledges a batch even when the agent is cancelled in
-    the middle of it (a worker stopping), and Faust then commits offsets of events whose
-    outputs and states were never written. `_release` acknowledges them once done."""
-    for e in events:
-        e.message.incref()
-
-
-def _release(app: faust.App, events: Sequence[faust.EventT]) -> None:
-    consumer = app.consumer
-    for e in events:
-        e.message.ack(consumer)
-
-
 async def _in_sequence(ctx: WorkerContext, cursor: PartitionCursor, reader: GapReader,
-                       events: Sequence[faust.EventT]
-                       ) -> tuple[list[Record], list[faust.EventT], list[faust.EventT]]:
-    """The batch's records to process, in sequence per partition, and its events to
-    acknowledge once done and to let go of.
+                       topic: str, batch: list[Record]) -> list[Record]:
+    """The batch's records to process: those of partitions this worker owns, in sequence
+    per partition.
 
-    Left out: events of partitions this worker no longer owns (take_events keeps its buffer
-    across a rebalance; the new owner reads them again from the committed offset). Filled
-    in: records Faust dropped before a later one of their partition (streams/delivery.py),
-    read from the broker."""
+    Left out: records of partitions this worker no longer owns (a batch taken before a
+    rebalance; the new owner reads them again from the committed offset). Filled in:
+    records Faust dropped before a later one of their partition (streams/delivery.py), read
+    from the broker."""
     app = ctx.app
-    if not events:
-        return [], [], []
+    if not batch:
+        return []
     assigned = app.consumer.assignment()
-    owned = [e for e in events if e.message.tp in assigned]
-    topic = events[0].message.topic
+    owned = [r for r in batch if TP(topic, r[0]) in assigned]
     committed = app.consumer._committed_offset  # where Faust sought to after the rebalance
     cursor.start(app.consumer_generation_id, lambda p: committed.get(TP(topic, p)))
-    records, held, gaps = cursor.admit(_records(owned), _where)
-    if not gaps:  # the usual batch: every owned record in sequence
-        left = [e for e in events if e.message.tp not in assigned] if len(owned) < len(
-            events) else []
-        return records, owned, left
+    records, held, gaps = cursor.admit(owned, _where)
     for attempt in range(3):
         if not gaps:
             break
         first_held = {}
         for r in held:
-            first_held.setdefault(r.partition, r.offset)
+            first_held.setdefault(r[0], r[1])
         ranges = {p: (want, first_held[p]) for p, want in gaps.items()}
         ctx.count("delivery_gaps", len(ranges))
         log.warning("%s: records delivered after a gap; reading %s from the broker", topic,
@@ -135,28 +117,11 @@ async def _in_sequence(ctx: WorkerContext, cursor: PartitionCursor, reader: GapR
             log.error("%s: some records of %s could not be read from the broker; going on "
                       "without them", topic, ranges)
         records += more
-    done = {(r.partition, r.offset) for r in records}
-    mine = [e for e in owned if (e.message.partition, e.message.offset) in done]
-    left = [e for e in events if (e.message.partition, e.message.offset) not in done
-            or e.message.tp not in assigned]
-    return records, mine, left
+    return records
 
 
 def _where(r: Record) -> tuple[int, int]:
-    return r.partition, r.offset
-
-
-def _drop(events: Sequence[faust.EventT]) -> None:
-    """Let go of events not processed without acknowledging their offsets: Faust stops
-    waiting for them (a rebalance waits for every message in hand) but never commits past
-    them."""
-    for e in events:
-        e.message.acked = True
-
-
-def _records(events: Iterable[faust.EventT]) -> list[Record]:
-    return [Record(e.message.partition, e.message.offset, e.message.key, e.message.value)
-            for e in events]
+    return r[0], r[1]
 
 
 async def _send(ctx: WorkerContext, producer: OutputProducer, out: BatchOutput) -> None:
@@ -186,7 +151,7 @@ def install_pipeline(ctx: WorkerContext, zones: dict[str, str] | None = None) ->
     parts = ctx.config.partitions
 
     producer = OutputProducer(ctx.config.bootstrap, ctx.config.kafka_config)
-    gaps = GapReader(ctx.config.bootstrap, ctx.config.kafka_config)
+    gap_reader = GapReader(ctx.config.bootstrap, ctx.config.kafka_config)
     end_markers = ctx.config.producer_batch_bytes == 1  # the embedded broker: _changelogs_sent
 
     changelog_of: dict[StateCache[Any], str] = {}
@@ -237,19 +202,19 @@ def install_pipeline(ctx: WorkerContext, zones: dict[str, str] | None = None) ->
               for s in CROSS_SCOPES}
 
     events_cursor = PartitionCursor()
+    events_feed = BatchFeed(app, ctx.events_topic.get_topic_name())
 
     async def process_terminal_events(stream: faust.StreamT[bytes]) -> None:
         """pos.events -> receipts, terminal-scope incidents, cross-terminal bundles."""
-        async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN):
-            _hold(events)
+        async for batch in events_feed.batches(BATCH_MAX, within=BATCH_WITHIN):
             receipts.clear()  # what a batch cut short (a cancelled agent) left
             terminal.clear()
-            records, mine, left = await _in_sequence(ctx, events_cursor, gaps, events)
+            records = await _in_sequence(ctx, events_cursor, gap_reader, events_feed.topic,
+                                         batch)
             out = terminal_batch(records, holder.engine, receipts, terminal)
             await _send(ctx, producer, out)
             await _changelogs_sent(t.events, receipts, terminal)
-            _release(app, mine)
-            _drop(left)
+            events_feed.acknowledge(records)
 
     app.agent(ctx.events_topic, name="process_terminal_events")(process_terminal_events)
 
@@ -259,19 +224,18 @@ def install_pipeline(ctx: WorkerContext, zones: dict[str, str] | None = None) ->
         busy = asyncio.Lock()  # a batch and a release of held events share the states
         last_batch = [time.monotonic()]
         cursor = PartitionCursor()
+        feed = BatchFeed(app, t.repartition(scope))
 
         async def detect(stream: faust.StreamT[bytes]) -> None:
-            async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN):
+            async for batch in feed.batches(BATCH_MAX, within=BATCH_WITHIN):
                 async with busy:
-                    _hold(events)
                     keyed.clear()
-                    records, mine, left = await _in_sequence(ctx, cursor, gaps, events)
+                    records = await _in_sequence(ctx, cursor, gap_reader, feed.topic, batch)
                     out = scope_batch(scope, records, holder.engine, keyed,
                                       lateness_us=lateness_us, waiting=waiting)
                     await _send(ctx, producer, out)
                     await _changelogs_sent(t.repartition(scope), keyed)
-                    _release(app, mine)
-                    _drop(left)
+                    feed.acknowledge(records)
                     last_batch[0] = time.monotonic()
 
         async def release_when_quiet() -> None:
