@@ -33,9 +33,12 @@ from mode.utils.queues import FlowControlQueue
 
 from posguard.streams.steps import Record
 
-__all__ = ["BatchFeed", "feeds_of", "FEED_MAX_FETCHES"]
+__all__ = ["BatchFeed", "feeds_of", "FEED_MAX_RECORDS"]
 
-FEED_MAX_FETCHES = 16  # fetched lists a feed holds before the fetch loop waits for the agent
+# records a feed holds before the fetch loop waits for the agent: a few batches, so that a
+# batch is as big as the agent can take (a bound on fetched lists would cap the batches:
+# lists are a partition's share of one fetch, often a few dozen records)
+FEED_MAX_RECORDS = 20_000
 
 _feeds: weakref.WeakKeyDictionary[Any, dict[str, BatchFeed]] = weakref.WeakKeyDictionary()
 
@@ -56,15 +59,55 @@ class _BatchInHand:
         self.refcount = 1  # Faust's wait_empty logs it
 
 
+class _FetchQueue(FlowControlQueue):  # type: ignore[type-arg]
+    """The feed's queue: Faust's flow control clears it at a rebalance; the feed then
+    forgets the records it counted."""
+
+    def __init__(self, feed: BatchFeed, flow_control: Any):
+        self.feed = feed
+        super().__init__(flow_control=flow_control, clear_on_resume=True)
+
+    def clear(self) -> None:
+        super().clear()
+        self.feed._taken(self.feed.pending)
+
+
 class BatchFeed:
     """The fetched records of one topic: lists of one partition's records, in offset order."""
 
-    def __init__(self, app: faust.App, topic: str, max_fetches: int = FEED_MAX_FETCHES):
+    def __init__(self, app: faust.App, topic: str, max_records: int = FEED_MAX_RECORDS):
         self.app = app
         self.topic = topic
-        self.queue: FlowControlQueue[list[Record]] = FlowControlQueue(
-            max_fetches, flow_control=app.flow_control, clear_on_resume=True)
+        self.max_records = max_records
+        self.pending = 0  # records in the queue
+        self._room = asyncio.Event()
+        self._room.set()
+        self.queue: FlowControlQueue[list[Record]] = _FetchQueue(self, app.flow_control)
         feeds_of(app)[topic] = self
+
+    def full(self) -> bool:
+        return self.pending >= self.max_records
+
+    async def room(self) -> None:
+        """Wait until the feed holds fewer than `max_records` records."""
+        await self._room.wait()
+
+    def put(self, records: list[Record]) -> None:
+        """Add one partition's share of a fetch (the fetch loop waits for `room` first)."""
+        self.queue.put_nowait(records)
+        self.pending += len(records)
+        if self.full():
+            self._room.clear()
+
+    def _taken(self, n: int) -> None:
+        self.pending -= n
+        if not self.full():
+            self._room.set()
+
+    def _counted(self, records: list[Record]) -> list[Record]:
+        """A list just taken from the queue (a copy: the batch grows)."""
+        self._taken(len(records))
+        return list(records)
 
     async def batches(self, max_records: int, within: float) -> AsyncIterator[list[Record]]:
         """Batches of at most about `max_records` records (whole fetches), each given out
@@ -72,7 +115,7 @@ class BatchFeed:
         in hand until the next one is asked for."""
         queue = self.queue
         while True:
-            batch = list(await queue.get())
+            batch = self._counted(await queue.get())
             deadline = time.monotonic() + within
             while len(batch) < max_records:
                 if queue.empty():
@@ -80,11 +123,11 @@ class BatchFeed:
                     if left <= 0:
                         break
                     try:
-                        batch += await asyncio.wait_for(queue.get(), left)
+                        batch += self._counted(await asyncio.wait_for(queue.get(), left))
                     except TimeoutError:
                         break
                 else:
-                    batch += queue.get_nowait()
+                    batch += self._counted(queue.get_nowait())
             unacked = self.app.consumer._unacked_messages
             in_hand = _BatchInHand()
             unacked.add(in_hand)

@@ -66,7 +66,7 @@ __all__ = ["install_pipeline", "EngineHolder", "BATCH_MAX", "BATCH_WITHIN"]
 log = logging.getLogger(__name__)
 
 BATCH_MAX = 5000  # events per batch at most
-BATCH_WITHIN = 0.05  # seconds a batch waits to fill: the latency it adds at low rates
+BATCH_WITHIN = 0.01  # seconds a batch waits to fill: the latency it adds at low rates
 
 
 class EngineHolder:

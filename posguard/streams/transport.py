@@ -113,13 +113,12 @@ class ShortFetchWaitConsumer(faust_aiokafka.Consumer):
             if not records:
                 continue
             await self._note_gaps(tp, last, [r[1] for r in records])
-            if feed.queue.full():  # the agent is behind: wait for it, unless a rebalance begins
-                put = feed.queue.put(records)
-                waited = await self.wait_first(put, self.suspend_flow.wait())
-                if put not in waited.done:
+            if feed.full():  # the agent is behind: wait for it, unless a rebalance begins
+                room = feed.room()
+                waited = await self.wait_first(room, self.suspend_flow.wait())
+                if room not in waited.done or not self.flow_active:
                     return
-            else:
-                feed.queue.put_nowait(records)
+            feed.put(records)
             read_offset[tp] = records[-1][1]
 
     async def _note_gaps(self, tp: TP, last: int | None, offsets: list[int]) -> None:

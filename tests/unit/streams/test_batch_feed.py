@@ -28,7 +28,7 @@ def feed() -> BatchFeed:
     # never started: the consumer is built, not connected
     app = faust.App("test-batch-feed", broker="posguard://127.0.0.1:9", store="memory://")
     app.flow_control.resume()
-    return BatchFeed(app, TOPIC, max_fetches=4)
+    return BatchFeed(app, TOPIC, max_records=8)
 
 
 def fetch(partition: int, first: int, n: int) -> list[tuple[int, int, bytes, bytes]]:
@@ -44,7 +44,7 @@ def test_a_feed_is_found_by_its_topic() -> None:
 async def test_whole_fetches_make_a_batch_up_to_the_size() -> None:
     f = feed()
     for first in (0, 3, 6):
-        f.queue.put_nowait(fetch(0, first, 3))
+        f.put(fetch(0, first, 3))
     batches = f.batches(5, within=0.01)
     first = await batches.__anext__()
     assert [r[1] for r in first] == [0, 1, 2, 3, 4, 5]  # fetches are never split
@@ -56,11 +56,11 @@ async def test_whole_fetches_make_a_batch_up_to_the_size() -> None:
 @in_loop
 async def test_a_batch_waits_within_for_more_fetches() -> None:
     f = feed()
-    f.queue.put_nowait(fetch(1, 0, 2))
+    f.put(fetch(1, 0, 2))
 
     async def later() -> None:
         await asyncio.sleep(0.02)
-        f.queue.put_nowait(fetch(1, 2, 2))
+        f.put(fetch(1, 2, 2))
 
     task = asyncio.ensure_future(later())
     batches = f.batches(10, within=0.5)
@@ -74,12 +74,12 @@ async def test_a_batch_waits_within_for_more_fetches() -> None:
 async def test_a_taken_batch_is_in_hand_until_the_next_is_asked_for() -> None:
     f = feed()
     unacked = f.app.consumer._unacked_messages
-    f.queue.put_nowait(fetch(0, 0, 2))
+    f.put(fetch(0, 0, 2))
     batches = f.batches(10, within=0.0)
     await batches.__anext__()
     assert len(unacked) == 1  # a rebalance or a stopping worker waits for it
     (in_hand,) = unacked
-    f.queue.put_nowait(fetch(0, 2, 1))
+    f.put(fetch(0, 2, 1))
     await batches.__anext__()
     assert in_hand.acked and in_hand not in unacked
     await batches.aclose()
@@ -89,10 +89,27 @@ async def test_a_taken_batch_is_in_hand_until_the_next_is_asked_for() -> None:
 @in_loop
 async def test_a_rebalance_clears_what_was_fetched_but_not_taken() -> None:
     f = feed()
-    f.queue.put_nowait(fetch(0, 0, 2))
+    f.put(fetch(0, 0, 2))
     f.app.flow_control.suspend()
     f.app.flow_control.clear()  # what Faust does when partitions are revoked
-    assert f.queue.empty()
+    assert f.queue.empty() and f.pending == 0
+
+
+@in_loop
+async def test_the_fetch_loop_waits_while_the_feed_is_full() -> None:
+    f = feed()
+    f.put(fetch(0, 0, 5))
+    assert not f.full()
+    f.put(fetch(0, 5, 5))
+    assert f.full()  # 10 records held, 8 allowed
+    room = asyncio.ensure_future(f.room())
+    await asyncio.sleep(0)
+    assert not room.done()
+    batches = f.batches(6, within=0.0)
+    await batches.__anext__()  # takes both lists: the fetch loop may go on
+    await asyncio.wait_for(room, 1)
+    assert f.pending == 0
+    await batches.aclose()
 
 
 def test_acknowledged_offsets_are_what_faust_commits() -> None:
