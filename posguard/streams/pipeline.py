@@ -262,6 +262,14 @@ def install_pipeline(ctx: WorkerContext, zones: dict[str, str] | None = None) ->
     for scope in CROSS_SCOPES:
         make_scope_agent(scope)
 
+    async def close_clients(sender: faust.App, **_: Any) -> None:
+        """The agents have stopped: close the Kafka clients of ours (Faust closes its own)."""
+        await asyncio.to_thread(producer.close)
+        gap_reader.close()
+        log.info("worker's output producer and gap reader closed")
+
+    app.on_before_shutdown.connect(close_clients)
+
     config_topic = app.topic(t.detectors, schema=raw_schema(), partitions=1)
 
     async def watch_config(stream: faust.StreamT[bytes]) -> None:
