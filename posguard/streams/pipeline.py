@@ -1,8 +1,8 @@
 """The worker's agents: receipt assembly and the detectors, run by Faust over batches.
 
 - `process_terminal_events` reads pos.events in batches of whole fetches (its `BatchFeed`,
-  streams/batch_feed.py, filled by the transport instead of the agent's Faust stream): it assembles
-  receipts (table `terminal_state`, keyed by terminal GUID), runs the terminal-scope
+  streams/batch_feed.py, filled by the transport instead of the agent's Faust stream): it
+  assembles receipts (table `terminal_state`, keyed by terminal GUID), runs the terminal-scope
   detectors (table `detector_terminal`) and forwards what the cross-terminal scopes need to
   `pos.detect.cashier` / `pos.detect.card`, one bundle per key and batch.
 - `detect_cashier` / `detect_card` read those repartition topics through their feeds
@@ -23,8 +23,8 @@ it over, standbys.
 
 Why this shape: the per-event Faust path (one await, one table write and one changelog
 record per event per agent) ran at ~1k events/s, and Faust's per-message delivery alone
-capped an agent at ~12.6k; bench/README.md has the figures. The logic
-itself lives in streams/steps.py, tested without a broker.
+capped an agent at ~12.6k; bench/README.md has the figures. The logic itself lives in
+streams/steps.py, tested without a broker.
 """
 
 from __future__ import annotations
@@ -94,8 +94,8 @@ async def _in_sequence(ctx: WorkerContext, cursor: PartitionCursor, reader: GapR
     app = ctx.app
     if not batch:
         return []
-    assigned = app.consumer.assignment()
-    owned = [r for r in batch if TP(topic, r[0]) in assigned]
+    mine = {tp.partition for tp in app.consumer.assignment() if tp.topic == topic}
+    owned = [r for r in batch if r[0] in mine]
     committed = app.consumer._committed_offset  # where Faust sought to after the rebalance
     cursor.start(app.consumer_generation_id, lambda p: committed.get(TP(topic, p)))
     records, held, gaps = cursor.admit(owned, _where)
