@@ -18,12 +18,14 @@ import os
 import struct
 import zlib
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
 from posguard.ingest.errors import SpoolError
 
-__all__ = ["Spool", "SpoolRecord", "MAX_RECORD_BYTES"]
+__all__ = ["Spool", "SpoolRecord", "MAX_RECORD_BYTES", "frame", "scan", "read_frames",
+           "cut_torn_tail"]
 
 log = logging.getLogger(__name__)
 
@@ -43,15 +45,20 @@ _enc = msgspec.msgpack.Encoder()
 _dec = msgspec.msgpack.Decoder(SpoolRecord)
 
 
-def encode_record(rec: SpoolRecord) -> bytes:
-    """Header + payload of one record."""
-    payload = _enc.encode(rec)
+def frame(payload: bytes) -> bytes:
+    """Header (length, CRC-32) + payload: one record as written to the file."""
     return _HEADER.pack(len(payload), zlib.crc32(payload)) + payload
 
 
-def _scan(data: bytes, start: int = 0) -> tuple[list[tuple[int, SpoolRecord]], int]:
-    """Records of `data` from `start` as (end offset, record); and where valid data ends."""
-    out: list[tuple[int, SpoolRecord]] = []
+def encode_record(rec: SpoolRecord) -> bytes:
+    """Header + payload of one record."""
+    return frame(_enc.encode(rec))
+
+
+def scan(data: bytes, start: int = 0, dec: Any = _dec) -> tuple[list[tuple[int, Any]], int]:
+    """Records of `data` from `start` as (end offset, decoded payload); and where valid data
+    ends (the first record whose length, CRC or payload is wrong stops the scan)."""
+    out: list[tuple[int, Any]] = []
     pos = start
     n = len(data)
     while pos + _HEADER.size <= n:
@@ -63,12 +70,47 @@ def _scan(data: bytes, start: int = 0) -> tuple[list[tuple[int, SpoolRecord]], i
         if zlib.crc32(payload) != crc:
             break
         try:
-            rec = _dec.decode(payload)
+            rec = dec.decode(payload)
         except msgspec.DecodeError:
             break
         out.append((end, rec))
         pos = end
     return out, pos
+
+
+def cut_torn_tail(path: Path, what: str, dec: Any = _dec) -> int:
+    """Keep the records of `path` up to the first unreadable one; move the rest to
+    `<name>.corrupt-<offset>` (logged). Returns the bytes moved aside."""
+    data = path.read_bytes()
+    _, valid = scan(data, 0, dec)
+    if valid < len(data):
+        bad = path.with_name(f"{path.name}.corrupt-{valid}")
+        bad.write_bytes(data[valid:])
+        with open(path, "r+b") as f:
+            f.truncate(valid)
+            os.fsync(f.fileno())
+        log.error("%s %s: %d bytes after offset %d were unreadable (a torn write?); "
+                  "moved to %s", what, path, len(data) - valid, valid, bad)
+    return len(data) - valid
+
+
+def read_frames(path: Path, start: int, max_bytes: int, dec: Any = _dec) -> list[tuple[int, Any]]:
+    """Records of the file `path` from byte offset `start`, each with the offset after it
+    (at least one record when there is one, else about `max_bytes` worth)."""
+    with open(path, "rb") as f:
+        f.seek(start)
+        data = f.read(max_bytes)
+        while data and len(data) >= _HEADER.size:
+            length, _ = _HEADER.unpack_from(data, 0)
+            need = _HEADER.size + min(length, MAX_RECORD_BYTES)
+            if len(data) >= need:
+                break
+            more = f.read(need - len(data))
+            if not more:
+                break
+            data += more
+    records, _ = scan(data, 0, dec)
+    return [(start + end, rec) for end, rec in records]
 
 
 class Spool:
@@ -103,18 +145,8 @@ class Spool:
             start = batch[-1][0]
 
     def _recover(self) -> None:
-        if not self.path.exists():
-            return
-        data = self.path.read_bytes()
-        _, valid = _scan(data)
-        if valid < len(data):
-            bad = self.path.with_name(f"{self.path.name}.corrupt-{valid}")
-            bad.write_bytes(data[valid:])
-            with open(self.path, "r+b") as f:
-                f.truncate(valid)
-                os.fsync(f.fileno())
-            log.error("spool %s: %d bytes after offset %d were unreadable (a torn write?); "
-                      "moved to %s", self.path, len(data) - valid, valid, bad)
+        if self.path.exists():
+            cut_torn_tail(self.path, "spool")
 
     def _read_cursor(self) -> int:
         try:
@@ -172,20 +204,7 @@ class Spool:
         """Records from byte offset `start`, each with the offset after it (at least one
         record when there is one, else about `max_bytes` worth)."""
         self._f.flush()
-        with open(self.path, "rb") as f:
-            f.seek(start)
-            data = f.read(max_bytes)
-            while data and len(data) >= _HEADER.size:
-                length, _ = _HEADER.unpack_from(data, 0)
-                need = _HEADER.size + min(length, MAX_RECORD_BYTES)
-                if len(data) >= need:
-                    break
-                more = f.read(need - len(data))
-                if not more:
-                    break
-                data += more
-        records, _ = _scan(data)
-        return [(start + end, rec) for end, rec in records]
+        return read_frames(self.path, start, max_bytes)
 
     def commit(self, offset: int, count: int) -> None:
         """Every record before `offset` (`count` records since the last commit) is delivered:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Future
 from dataclasses import dataclass
 
-from confluent_kafka import KafkaException
+from confluent_kafka import KafkaException, TopicCollection
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from posguard.streams.errors import BrokerError
 
-__all__ = ["Topics", "ensure_topics", "PRODUCER_DEFAULTS"]
+__all__ = ["Topics", "ensure_topics", "PRODUCER_DEFAULTS", "REPLAY_HEADER", "topic_id_future",
+           "describe_topic_id", "NO_TOPIC_ID"]
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +25,11 @@ PRODUCER_DEFAULTS: dict[str, object] = {
     "linger.ms": 5,
     "compression.type": "lz4",
 }
+
+# Header of a record the ingest publisher sends again (spool or journal replay): the sink
+# checks the store for its event_id, since its first copy may sit under an older topic id.
+REPLAY_HEADER = "posguard-replay"
+NO_TOPIC_ID = "AAAAAAAAAAAAAAAAAAAAAA"  # the zero Uuid: a broker without topic ids
 
 
 @dataclass(frozen=True)
@@ -95,3 +102,27 @@ def ensure_topics(bootstrap: str, topics: Topics, partitions: int, replication: 
         except KafkaException as e:
             if "TOPIC_ALREADY_EXISTS" not in str(e):
                 raise BrokerError(f"cannot create topic {name}: {e}") from None
+
+
+def topic_id_future(admin: AdminClient, topic: str, timeout: float = 10.0) -> Future[str]:
+    """The topic id (KIP-516) of `topic`, asked without waiting: a future of its text.
+
+    The id changes when the topic is recreated (an in-memory broker restarted empty). The
+    future fails with KafkaException (UNKNOWN_TOPIC_OR_PART: no such topic; _TIMED_OUT:
+    no broker answered within `timeout`)."""
+    out: Future[str] = Future()
+
+    def done(f: Future) -> None:  # type: ignore[type-arg]
+        try:
+            out.set_result(str(f.result().topic_id))
+        except Exception as e:  # noqa: BLE001 (handed to the caller)
+            out.set_exception(e)
+
+    admin.describe_topics(TopicCollection([topic]), request_timeout=timeout)[topic] \
+        .add_done_callback(done)
+    return out
+
+
+def describe_topic_id(admin: AdminClient, topic: str, timeout: float = 10.0) -> str:
+    """The topic id of `topic`, waiting at most `timeout` (see `topic_id_future`)."""
+    return topic_id_future(admin, topic, timeout).result(timeout + 1.0)
