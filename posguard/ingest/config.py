@@ -18,6 +18,8 @@ Pure: `ingest_config_from_dict` validates a table; the file is read in `posguard
     raw_dump_dir = ""                # default DATA/raw
     message_timeout = 30.0           # seconds a message may wait for the broker
     fsync_interval = 0.05            # group commit of the spool, seconds
+    replay_window = 300.0            # seconds delivered records are journaled (0: no journal)
+    replay_max_bytes = 1073741824    # journal size limit (0: none); oldest segments go first
 
     [[ingest.listeners]]             # ports to open even with no terminal on them yet
     transport = "tcp"                # (auto-registration needs a port to arrive on)
@@ -64,6 +66,8 @@ class IngestConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     raw_dump_dir: str = ""
     message_timeout: float = 30.0
     fsync_interval: float = 0.05
+    replay_window: float = 300.0
+    replay_max_bytes: int = 1024**3
     listeners: tuple[ListenerSpec, ...] = ()
 
 
@@ -82,6 +86,9 @@ def ingest_config_from_dict(d: dict[str, Any]) -> IngestConfig:
         raise RegistryError("[ingest]: limits must be positive")
     if c.spool_max_bytes < 0:
         raise RegistryError("[ingest] spool_max_bytes: 0 (no limit) or a number of bytes")
+    if c.replay_window < 0 or c.replay_max_bytes < 0:
+        raise RegistryError("[ingest] replay_window, replay_max_bytes: 0 (off / no limit) or "
+                            "a positive number")
     try:
         zone(c.default_timezone)
     except Exception as e:

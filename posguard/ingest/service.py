@@ -114,7 +114,9 @@ class IngestService:
             self.bootstrap, self.topics, spool, self.kafka_config,
             message_timeout=self.config.message_timeout,
             fsync_interval=self.config.fsync_interval,
-            spool_max_bytes=self.config.spool_max_bytes).start()
+            spool_max_bytes=self.config.spool_max_bytes,
+            replay_window=self.config.replay_window,
+            replay_max_bytes=self.config.replay_max_bytes).start()
         self.intake = Intake(self.publisher, self.counters)
         self._dumper = RawDumper(self._folder(self.config.raw_dump_dir, self.data_dir / "raw"))
         self.shell = Shell(self.config, self.directory, self.intake, self.counters,

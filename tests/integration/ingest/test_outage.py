@@ -135,3 +135,56 @@ def test_a_broker_that_hangs_mid_stream(tmp_path: Path,
         if broker.pid is not None:
             os.kill(broker.pid, signal.SIGCONT)
         broker.stop()
+
+
+@pytest.mark.parametrize("restart_adapter", [False, True], ids=["broker", "broker+adapter"])
+def test_what_a_restarted_broker_forgot_is_replayed_from_the_journal(
+        tmp_path: Path, restart_adapter: bool, caplog: pytest.LogCaptureFixture) -> None:
+    """The broker acknowledged 500 events, then restarted empty (Tansu in memory): the
+    adapter sees pos.events' topic id change and sends them again from its journal, before
+    the events that come after, in order per terminal; once more with the adapter stopped
+    and started while the broker was away (the journal on disk remembers the old id)."""
+    caplog.set_level(logging.CRITICAL, "posguard.ingest.kafka")
+    caplog.set_level(logging.WARNING, "posguard.ingest.durable")  # (the handler's level too)
+    broker = EmbeddedBroker(port=free_port()).start()
+    topics = Topics("loss.")
+    try:
+        ensure_topics(broker.bootstrap, topics, partitions=4)
+        port = free_port()
+        svc = start(broker.bootstrap, topics, tmp_path, port)
+        _, events = stream(port)
+        send_tcp(port, b"".join(to_dssl_xml(e) for e in events[:N // 2]), chunk=1500)
+        wait_for(lambda: svc.counters.accepted.total() == N // 2, what="first half accepted")
+        wait_for(lambda: svc.publisher is not None and svc.publisher.flush(0.1) == 0,
+                 what="first half acknowledged by the broker")
+        if restart_adapter:
+            svc.stop_thread()
+        broker.stop()  # what it acknowledged is gone with its memory
+        broker.start()
+        ensure_topics(broker.bootstrap, topics, partitions=4)  # new topic ids
+        if restart_adapter:
+            svc = start(broker.bootstrap, topics, tmp_path, port)
+        wait_for(lambda: svc.publisher is not None
+                 and svc.publisher.stats.log_losses_detected == 1
+                 and svc.publisher.flush(0.1) == 0, timeout=60, what="journal replayed")
+        send_tcp(port, b"".join(to_dssl_xml(e) for e in events[N // 2:]), chunk=1500)
+        wait_for(lambda: svc.counters.accepted.total() == (N // 2 if restart_adapter else N),
+                 what="second half accepted")
+        wait_for(lambda: svc.publisher is not None and svc.publisher.flush(0.1) == 0,
+                 timeout=60, what="second half delivered")
+        snap = svc.metrics()
+        svc.stop_thread()
+
+        got = read_topic(broker.bootstrap, topics.events, N, timeout=60, settle=2.0)
+        assert {v["op_id"] for _, v in got} == {e.op_id for e in events}  # none lost
+        for g in TERMINALS:  # per terminal, first copies in the order sent
+            seen: list[str] = []
+            for k, v in got:
+                if k == g.encode() and v["op_id"] not in seen:
+                    seen.append(v["op_id"])
+            assert seen == [e.op_id for e in events if e.pos_terminal == g]
+        assert snap["publisher_log_losses_detected"] == 1
+        assert snap["publisher_replayed_after_log_loss"] >= N // 2
+        assert "topic id changed from" in caplog.text and "the broker lost its log" in caplog.text
+    finally:
+        broker.stop()
