@@ -109,6 +109,20 @@ def insert_new_incidents(backend: Backend, incidents: Sequence[Incident]) -> int
     return len(fresh)
 
 
+def stored_event_ids(backend: Backend, events: Sequence[PosEvent]) -> set[str]:
+    """Which of `events`' ids are stored already (under any topic id). Restricted to their
+    hour buckets, the first key of the events table, so the check reads a few granules."""
+    if not events:
+        return set()
+    rows = backend.query(
+        f"SELECT DISTINCT event_id FROM {backend.database}.events "
+        "WHERE intDiv(ts_received, 3600000000) IN {hours:Array(Int64)} "
+        "AND event_id IN {ids:Array(String)}",
+        {"hours": sorted({e.ts_received // 3_600_000_000 for e in events}),
+         "ids": list({e.event_id for e in events})})
+    return {r[0] for r in rows.rows}
+
+
 def recent_event_ids(backend: Backend, topic_id: str, partition: int, last_offset: int,
                      window: int) -> list[str]:
     """Event ids stored from the last `window` offsets of a partition (sink dedup memory)."""

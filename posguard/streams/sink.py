@@ -15,6 +15,10 @@ offsets of that batch. Exactly once per event:
 - an adapter that replays its spool after a broker hiccup can publish an event twice (same
   event id, new offset): the sink remembers the ids of the last `dedup_window` events of each
   partition (reloaded from the store on assignment) and drops such repeats;
+- an adapter's replays (its spool, or its journal after the broker lost its log) carry the
+  `posguard-replay` header; their first copy may be stored under an older topic id, which
+  the memory above does not cover, so for a batch holding such records the sink asks the
+  store which of their event ids it holds (one query over their hour buckets) and drops those;
 - a Faust worker restarted after a crash resends the receipts and incidents of events it
   had already folded in (at least once): receipts and incidents whose id is stored are
   dropped (one indexed lookup per batch; these topics carry far fewer rows than events).
@@ -42,6 +46,7 @@ from posguard.model.codec import (
     encode_json,
 )
 from posguard.model.errors import DecodeError
+from posguard.model.events import PosEvent
 from posguard.store.backends.base import Backend
 from posguard.store.errors import StoreError
 from posguard.store.writer import (
@@ -52,9 +57,10 @@ from posguard.store.writer import (
     new_incidents,
     new_receipts,
     recent_event_ids,
+    stored_event_ids,
     stored_offsets,
 )
-from posguard.streams.topics import PRODUCER_DEFAULTS, Topics
+from posguard.streams.topics import PRODUCER_DEFAULTS, REPLAY_HEADER, Topics, describe_topic_id
 
 __all__ = ["ClickHouseSink", "SinkStats"]
 
@@ -75,7 +81,13 @@ class SinkStats:
     last_batch_seconds: float = 0.0
     assigned: int = 0
     duplicates_dropped: int = 0
+    replays_dropped: int = 0  # replayed events (header posguard-replay) found stored already
     lag: dict[str, int] = field(default_factory=dict)
+
+
+def _replayed(m: Message) -> bool:
+    """The record carries the ingest publisher's replay header."""
+    return any(k == REPLAY_HEADER for k, _ in m.headers() or ())
 
 
 class RecentIds:
@@ -147,11 +159,7 @@ class ClickHouseSink:
     # -- partition assignment: resume after what the store already holds ----------------
     def _topic_id(self, topic: str) -> str:
         if topic not in self._topic_ids:
-            from confluent_kafka import TopicCollection
-
-            admin = AdminClient(self._admin_conf)
-            fut = admin.describe_topics(TopicCollection([topic]))[topic]
-            self._topic_ids[topic] = str(fut.result(10).topic_id)
+            self._topic_ids[topic] = describe_topic_id(AdminClient(self._admin_conf), topic)
         return self._topic_ids[topic]
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -268,6 +276,7 @@ class ClickHouseSink:
             good, offsets = [], []
             recent = self._recent.setdefault(part, RecentIds(self.dedup_window))
             seen_now: set[str] = set()
+            replayed: list[PosEvent] = []
             for m in ms:
                 try:
                     ev = decode_event(m.value() or b"")
@@ -280,6 +289,10 @@ class ClickHouseSink:
                 seen_now.add(ev.event_id)
                 good.append(ev)
                 offsets.append(m.offset())
+                if m.headers() and ev.event_id and _replayed(m):
+                    replayed.append(ev)
+            if replayed:  # sent again by an adapter: the first copy may be stored already
+                self._drop_stored(replayed, good, offsets, recent)
             insert_events(self.backend, good, topic_id=self._topic_id(topic), partition=part,
                           offsets=offsets, dedup_token=token)
             for ev in good:  # remembered only once stored: a failed insert is retried whole
@@ -316,6 +329,21 @@ class ClickHouseSink:
                     self._reject(m, str(e))
             insert_frauds(self.backend, frauds, dedup_token=token)
             self.stats.frauds += len(frauds)
+
+    def _drop_stored(self, replayed: list[PosEvent], good: list[PosEvent], offsets: list[int],
+                     recent: RecentIds) -> None:
+        """Remove from `good` (and `offsets`) the replayed events whose id is stored, under
+        any topic id: a broker that lost its log has a new one (raises StoreError)."""
+        known = stored_event_ids(self.backend, replayed)
+        if not known:
+            return
+        keep = [i for i, ev in enumerate(good) if ev.event_id not in known]
+        self.stats.duplicates_dropped += len(good) - len(keep)
+        self.stats.replays_dropped += len(good) - len(keep)
+        good[:] = [good[i] for i in keep]
+        offsets[:] = [offsets[i] for i in keep]
+        for event_id in known:  # a later copy is dropped without asking the store
+            recent.add(event_id)
 
     def _reject(self, m: Message, reason: str) -> None:
         self.stats.rejected += 1
