@@ -8,9 +8,10 @@
    is SIGKILLed and restarted during the outage. What is guaranteed: everything the adapter
    accepted while the broker was away reaches the store once, in order (the spool survives a
    SIGKILL); everything stored before stays stored once (the sink resumes per topic
-   incarnation). What is not: events the broker had acknowledged but no sink had stored yet
-   are gone with its memory (shown deterministically: the worker is stopped 2 s before the
-   broker, so those 2 s live only in Kafka).
+   incarnation); and the events the broker had acknowledged but no sink had stored yet, gone
+   with its memory, come back from the adapter's journal when it sees the topic id change
+   (shown deterministically: the worker is stopped 2 s before the broker, so those 2 s live
+   only in Kafka).
 """
 
 from __future__ import annotations
@@ -24,12 +25,10 @@ import pytest
 from posguard.streams.broker import EmbeddedBroker, free_port
 from tests.faults.harness import (
     SUMMARY,
-    Diagnosed,
     Outcome,
     Stack,
     TerminalTraffic,
     chain_events,
-    diagnosed,
     ready,
     reconcile,
     recovered,
@@ -174,18 +173,12 @@ def test_broker_outage_incidents_stored_once(broker_outage: BrokerOutage) -> Non
     assert out.incidents_rows > 0, out.explain()
 
 
-@pytest.mark.xfail(strict=True, raises=Diagnosed, reason=(
-    "The embedded broker keeps its log in memory (Tansu 0.6 here offers memory://, postgres:// "
-    "and s3:// storage; sqlite is not compiled in): events it acknowledged to the adapter but "
-    "no sink had stored yet vanish when it stops (it even acknowledges produce requests during "
-    "the ~5 s it takes to exit on SIGTERM), and the adapter already dropped them from "
-    "its spool (ingest/durable.py DurablePublisher sends direct and keeps nothing delivered). "
-    "Fix options: (a) run Tansu with --storage-engine postgres:// or s3:// (or a real Kafka) "
-    "where durability matters; (b) in DurablePublisher, keep delivered records in the spool "
-    "for a retention window and replay that window when the topic id of pos.events changes "
-    "(the sink stores by topic incarnation; the events table's ReplacingMergeTree key "
-    "(hour, terminal, ts_received, event_id) merges the re-sent copies)."))
 def test_broker_outage_keeps_what_the_broker_acknowledged(broker_outage: BrokerOutage) -> None:
-    lost = set(broker_outage.out.lost)
+    """Events the in-memory broker acknowledged but no sink had stored are gone with its
+    memory; the adapter's journal (ingest/journal.py) sends them again when it sees the
+    topic id of pos.events change, and the sink stores each once (raw rows)."""
+    out = broker_outage.out
+    lost = set(out.lost)
     assert broker_outage.broker_only, "the scenario must leave events only in the broker"
-    diagnosed(not lost & set(broker_outage.broker_only), broker_outage.out.explain())
+    assert not lost & set(broker_outage.broker_only), out.explain()
+    assert not out.doubled and not out.out_of_order, out.explain()
