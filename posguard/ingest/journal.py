@@ -16,8 +16,10 @@ confirmed unchanged (so nothing ages out while the broker is away), or when the 
 `max_bytes` (oldest first). Segments to replay are renamed `*.replay`, so a replay cut short by
 a kill is resumed at the next start.
 
-Durability: appends are buffered and handed to the OS every keeper tick (`flush`, then `fsync`
-outside the publisher's lock), like the spool. A new process never appends to an old segment;
+Durability: appends are buffered and handed to the OS every keeper tick (`flush`), so a killed
+adapter loses none of them; a segment is fsynced when it is closed, so a machine crash can lose
+the journal's last seconds (the spool, which holds what was never delivered, is fsynced every
+tick). A new process never appends to an old segment;
 the newest old segment's torn tail (a kill mid-write) is cut off and kept aside as
 `<name>.corrupt-<offset>`.
 """
