@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 from confluent_kafka import Consumer, Producer
@@ -76,18 +77,26 @@ def test_each_event_stored_once_even_when_commits_are_lost(kafka_bootstrap, topi
     assert counts(store) == (3500, 3500)
 
 
-def test_recreated_topic_is_not_hidden_by_old_offsets(kafka_bootstrap, store) -> None:  # type: ignore[no-untyped-def]
-    topics = Topics(prefix=f"r{uuid.uuid4().hex[:8]}.")
+def stored_then_topic_recreated(kafka_bootstrap: str, topics: Topics, store: Any,
+                                group: str) -> list[Any]:
+    """400 events stored by a sink of `group`, then pos.events deleted and created again,
+    empty, as an in-memory broker that lost its log comes back. Returns the events."""
     ensure_topics(kafka_bootstrap, topics, 2)
-    publish(kafka_bootstrap, topics, 400)
-    group = f"g{uuid.uuid4().hex}"
+    evs = publish(kafka_bootstrap, topics, 400)
     with running_sink(kafka_bootstrap, topics, store, group):
         assert wait_for(lambda: counts(store)[0] >= 400)
     admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
     for f in admin.delete_topics([topics.events]).values():
         f.result(10)
     assert wait_for(lambda: topics.events not in admin.list_topics(timeout=5).topics, 10)
-    ensure_topics(kafka_bootstrap, topics, 2)  # like an in-memory broker that lost its log
+    ensure_topics(kafka_bootstrap, topics, 2)
+    return evs
+
+
+def test_recreated_topic_is_not_hidden_by_old_offsets(kafka_bootstrap, store) -> None:  # type: ignore[no-untyped-def]
+    topics = Topics(prefix=f"r{uuid.uuid4().hex[:8]}.")
+    group = f"g{uuid.uuid4().hex}"
+    stored_then_topic_recreated(kafka_bootstrap, topics, store, group)
     publish(kafka_bootstrap, topics, 300, seed=9, start=T0 + 10**9)
     with running_sink(kafka_bootstrap, topics, store, group):
         assert wait_for(lambda: counts(store)[0] >= 700)
@@ -192,16 +201,8 @@ def test_replayed_events_stored_under_an_older_topic_id_are_dropped(kafka_bootst
     from posguard.streams.topics import REPLAY_HEADER
 
     topics = Topics(prefix=f"j{uuid.uuid4().hex[:8]}.")
-    ensure_topics(kafka_bootstrap, topics, 2)
-    evs = publish(kafka_bootstrap, topics, 400)
     group = f"g{uuid.uuid4().hex}"
-    with running_sink(kafka_bootstrap, topics, store, group):
-        assert wait_for(lambda: counts(store)[0] >= 400)
-    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
-    for f in admin.delete_topics([topics.events]).values():
-        f.result(10)
-    assert wait_for(lambda: topics.events not in admin.list_topics(timeout=5).topics, 10)
-    ensure_topics(kafka_bootstrap, topics, 2)  # the broker restarted empty
+    evs = stored_then_topic_recreated(kafka_bootstrap, topics, store, group)
     lost = list(ChainSimulator(2, 3, seed=5).events(100, T0 + 10**9))  # never stored
     p = Producer({"bootstrap.servers": kafka_bootstrap})
     for ev in evs[250:] + lost:  # the journal's replay: partly stored already
