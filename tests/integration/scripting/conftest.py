@@ -17,6 +17,8 @@ import msgspec
 import pytest
 from confluent_kafka import Consumer
 
+from posguard.ingest.publisher import EventPublisher
+from posguard.model.events import PosEvent
 from posguard.scripting import ScriptHost, ScriptServices
 from posguard.scripting.clock import ScriptClock
 from posguard.streams.sink import ClickHouseSink
@@ -108,6 +110,22 @@ def read_topic(bootstrap: str, topic: str, n: int, timeout: float = 20.0) -> lis
     return out
 
 
+def publish_until_seen(bootstrap: str, topics: Any, seen: Callable[[], bool],
+                       attempts: int = 60, pause: float = 0.25) -> bool:
+    """Publish one POS_POSITION_ADD after another until `seen()` holds: a script's consumer
+    joins its group a moment after the script starts, and reads only what comes after."""
+    pub = EventPublisher(bootstrap, topics)
+    for n in range(attempts):
+        if seen():
+            return True
+        pub.publish(PosEvent(type="POS_POSITION_ADD", pos_terminal="T1", op_id=f"L{n}",
+                             ts_in_receipt=1_796_000_000_000_000 + n,
+                             ts_received=1_796_000_000_000_000 + n, event_id=f"L{n}"))
+        pub.flush(5)
+        time.sleep(pause)
+    return seen()
+
+
 class Helpers:
     """Helper functions for the tests (conftest modules are not importable by name)."""
 
@@ -116,6 +134,7 @@ class Helpers:
     local_ts = staticmethod(local_ts)
     wait_for = staticmethod(wait_for)
     read_topic = staticmethod(read_topic)
+    publish_until_seen = staticmethod(publish_until_seen)
 
 
 @pytest.fixture

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 
 import pytest
 
-from posguard.ingest.publisher import EventPublisher
 from posguard.model.events import PosEvent
 from posguard.store.writer import insert_events
 from tests.process_testkit import interrupt, running
@@ -56,18 +54,9 @@ def test_scripts_command_runs_a_folder_until_sigint(kafka_bootstrap, topics, sto
     with running(proc):
         assert h.wait_for(lambda: (scripts / "found.txt").exists(), 60)
         assert h.wait_for(lambda: (scripts / "found.txt").read_text() == "0,2", 5)
-        pub = EventPublisher(kafka_bootstrap, topics)
-        n = 0
         live = scripts / "live.txt"
-        # The script's consumer joins its group a moment after start: publish until it sees one.
-        while not live.exists() and n < 120:
-            pub.publish(PosEvent(type="POS_POSITION_ADD", pos_terminal="T1", op_id=f"L{n}",
-                                 ts_in_receipt=1_796_000_000_000_000 + n,
-                                 ts_received=1_796_000_000_000_000 + n, event_id=f"L{n}"))
-            pub.flush(5)
-            n += 1
-            time.sleep(0.5)
-        assert live.exists()
+        assert h.publish_until_seen(kafka_bootstrap, topics, live.exists, attempts=120,
+                                    pause=0.5)
         out = interrupt(proc)
     assert proc.returncode == 0, out
     assert "running 1 script(s)" in out and "watch" in out

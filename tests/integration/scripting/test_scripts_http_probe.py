@@ -6,14 +6,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 import uuid
 
 import httpx
 import pytest
 
-from posguard.ingest.publisher import EventPublisher
-from posguard.model.events import PosEvent
 from posguard.streams.broker import free_port
 from tests.process_testkit import interrupt, running
 
@@ -59,23 +56,12 @@ def test_scripts_serve_health_and_metrics_on_http(kafka_bootstrap, topics, tmp_p
         assert health.status_code == 200, proc.poll()
         assert health.json()["runs"] == "scripts"
         assert health.json()["scripts"] == {name: "running"}
-        pub = EventPublisher(kafka_bootstrap, topics)
-        n = 0
-
         def counted() -> float:
             r = get("/metrics")
             assert r.status_code == 200
             return metric(r.text, f"posguard_scripts_{name}_events")
 
-        # The script's consumer joins its group a moment after start: publish until it counts.
-        while counted() < 1 and n < 60:
-            pub.publish(PosEvent(type="POS_POSITION_ADD", pos_terminal="T1", op_id=f"L{n}",
-                                 ts_in_receipt=1_796_000_000_000_000 + n,
-                                 ts_received=1_796_000_000_000_000 + n, event_id=f"L{n}"))
-            pub.flush(5)
-            n += 1
-            time.sleep(0.25)
-        assert counted() >= 1
+        assert h.publish_until_seen(kafka_bootstrap, topics, lambda: counted() >= 1)
         assert metric(get("/metrics").text, "posguard_scripts_scripts") == 1
         # Its group commits (auto-commit, 5 s): then its lag series shows up.
         assert h.wait_for(lambda: f'posguard_consumer_lag{{group="posguard.script.{name}"'
