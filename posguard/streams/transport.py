@@ -59,14 +59,14 @@ class ShortFetchWaitConsumer(faust_aiokafka.Consumer):
         try:
             while not (consumer_stopped() or fetcher_stopped()):
                 self.diag.set_flag(CONSUMER_FETCHING)
-                records, active = await self._wait_next_records(1.0)
+                fetch, active = await self._wait_next_records(1.0)
                 await self.sleep(0)  # a fetch may return at once, again and again
-                if records is None or self.should_stop:
+                if fetch is None or self.should_stop:
                     continue
                 if not self.flow_active:
                     await self._seek_back()
                     continue
-                await self._hand_on(records, active, self.app.consumer_generation_id)
+                await self._hand_on(fetch, active, self.app.consumer_generation_id)
                 await self._commit_if_due()
                 self.diag.unset_flag(CONSUMER_FETCHING)
         except self.consumer_stopped_errors:
@@ -89,12 +89,16 @@ class ShortFetchWaitConsumer(faust_aiokafka.Consumer):
         except Exception as e:  # as Faust: the next rebalance seeks again
             self.log.warning("exception performing seek when flow not active %r", e)
 
-    async def _hand_on(self, records: Any, active: set[TP] | None, generation: int) -> None:
+    def _rebalancing(self, generation: int) -> bool:
+        """A rebalance began since the fetch (the new assignment reads from the commits)."""
+        return not self.flow_active or self.app.consumer_generation_id != generation
+
+    async def _hand_on(self, fetch: Any, active: set[TP] | None, generation: int) -> None:
         feeds = feeds_of(self.app)
         read_offset = self._read_offset
-        for tp, fetched in records.items():
-            if not self.flow_active or self.app.consumer_generation_id != generation:
-                return  # a rebalance began: the new assignment reads from the commits
+        for tp, fetched in fetch.items():
+            if self._rebalancing(generation):
+                return
             if active is not None and tp not in active and tp not in self._buffered_partitions:
                 continue
             self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
@@ -102,24 +106,24 @@ class ShortFetchWaitConsumer(faust_aiokafka.Consumer):
             last = read_offset[tp]
             if feed is None:
                 for record in fetched:
-                    if not self.flow_active or self.app.consumer_generation_id != generation:
+                    if self._rebalancing(generation):
                         return
                     await self._deliver_one(tp, record)
                 continue
             # plain tuples, the shape of steps.Record, without a message object per record
             p = tp.partition
-            records = [(p, r.offset, r.key, r.value) for r in fetched
-                       if last is None or r.offset >= last]
-            if not records:
+            batch = [(p, r.offset, r.key, r.value) for r in fetched
+                     if last is None or r.offset >= last]
+            if not batch:
                 continue
-            await self._note_gaps(tp, last, [r[1] for r in records])
+            await self._note_gaps(tp, last, [r[1] for r in batch])
             if feed.full():  # the agent is behind: wait for it, unless a rebalance begins
                 room = feed.room()
                 waited = await self.wait_first(room, self.suspend_flow.wait())
                 if room not in waited.done or not self.flow_active:
                     return
-            feed.put(records)
-            read_offset[tp] = records[-1][1]
+            feed.put(batch)
+            read_offset[tp] = batch[-1][1]
 
     async def _note_gaps(self, tp: TP, last: int | None, offsets: list[int]) -> None:
         """Offsets missing between records: Faust records them as gaps, which its commits
