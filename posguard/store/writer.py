@@ -14,7 +14,7 @@ from posguard.store.backends.base import Backend
 from posguard.store.schema import EVENT_COLUMNS, INCIDENT_COLUMNS, RECEIPT_COLUMNS
 
 __all__ = [
-    "insert_events", "insert_receipts", "insert_incidents", "event_columns", "stored_offsets",
+    "insert_events", "insert_event_json", "insert_receipts", "insert_incidents", "event_columns", "stored_offsets",
     "insert_new_incidents", "recent_event_ids", "insert_frauds", "new_incidents",
     "new_receipts",
 ]
@@ -40,6 +40,20 @@ def insert_events(backend: Backend, events: Sequence[PosEvent], *, topic_id: str
     if events:
         backend.insert(f"{backend.database}.events", EVENT_COLUMNS,
                        event_columns(events, topic_id, partition, offsets), dedup_token)
+
+
+def insert_event_json(backend: Backend, rows: Sequence[bytes], *, topic_id: str,
+                      partitions: Sequence[int], offsets: Sequence[int],
+                      dedup_token: str | None = None) -> None:
+    """Insert events given as their JSON encoding (valid PosEvents, as the sink has checked)
+    as one block, the engine parsing the JSON; `partitions` and `offsets` per row, otherwise
+    as `insert_events`. A field left out of the JSON is the type's zero value, which is every
+    PosEvent default."""
+    if rows:
+        backend.insert_json(f"{backend.database}.events", _EVENT_FIELDS, rows, {
+            "kafka_topic_id": [topic_id] * len(rows),
+            "kafka_partition": list(partitions),
+            "kafka_offset": list(offsets)}, dedup_token)
 
 
 def stored_offsets(backend: Backend, topic_id: str, partitions: Sequence[int]) -> dict[int, int]:
