@@ -3,13 +3,18 @@
 Topics: pos.events, pos.receipts, pos.incidents and pos.frauds into their tables.
 
 Shape (STYLE.md, Quix Streams' checkpoint order): consume a batch -> decode (bad bytes ->
-pos.deadletter) -> one INSERT per topic-partition with a dedup token -> commit exactly the
-offsets of that batch. Exactly once per event:
+pos.deadletter) -> one INSERT per topic with a dedup token -> commit exactly the offsets of
+that batch. Events are checked by decoding them but stored from their raw JSON, which the
+engine parses (`insert_event_json`); their INSERT runs in a second thread while the next
+batch is fetched and decoded, and the batch is committed once it is stored. Exactly once
+per event:
 - every event row records its Kafka topic id, partition and offset; when partitions are
   assigned the sink seeks past the highest offset already stored for that topic incarnation,
-  so a crash between INSERT and commit does not write the batch twice;
-- the INSERT carries `insert_deduplication_token = topic:partition:first-last`, so a retried
-  INSERT whose first attempt did land is dropped by ClickHouse;
+  so a crash between INSERT and commit does not write the batch twice (an INSERT in flight
+  lands before partitions are given up);
+- the INSERT carries `insert_deduplication_token = topic:partition:first-last:...` (each
+  partition's range), so a retried INSERT whose first attempt did land is dropped by
+  ClickHouse;
 - a topic that was recreated (an in-memory broker restarted) has a new topic id, so old
   offsets never hide new events.
 - an adapter that replays its spool after a broker hiccup can publish an event twice (same
@@ -28,11 +33,13 @@ Store down -> pause the partitions, back off and retry the same batch; never dro
 from __future__ import annotations
 
 import base64
+import functools
 import logging
 import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, Message, Producer, TopicPartition
@@ -50,7 +57,7 @@ from posguard.model.events import PosEvent
 from posguard.store.backends.base import Backend
 from posguard.store.errors import StoreError
 from posguard.store.writer import (
-    insert_events,
+    insert_event_json,
     insert_frauds,
     insert_incidents,
     insert_receipts,
@@ -85,9 +92,52 @@ class SinkStats:
     lag: dict[str, int] = field(default_factory=dict)
 
 
+def _batch_token(topic: str, ms: list[Message]) -> str:
+    """The INSERT's deduplication token: the offset range of each partition in the batch
+    (a retry of the same batch carries the same token; ClickHouse drops it if it landed)."""
+    first: dict[int, int] = {}
+    last: dict[int, int] = {}
+    for m in ms:
+        first.setdefault(m.partition(), m.offset())
+        last[m.partition()] = m.offset()
+    return ":".join([topic, *(f"{p}:{first[p]}-{last[p]}" for p in sorted(first))])
+
+
 def _replayed(m: Message) -> bool:
     """The record carries the ingest publisher's replay header."""
     return any(k == REPLAY_HEADER for k, _ in m.headers() or ())
+
+
+@dataclass
+class _EventRows:
+    """A batch's events to store: each decoded (to check it), its raw JSON (what is stored),
+    partition and offset; `replayed` are those sent again by an adapter."""
+
+    token: str
+    good: list[PosEvent] = field(default_factory=list)
+    raws: list[bytes] = field(default_factory=list)
+    parts: list[int] = field(default_factory=list)
+    offsets: list[int] = field(default_factory=list)
+    replayed: list[PosEvent] = field(default_factory=list)
+
+    def add(self, ev: PosEvent, raw: bytes, part: int, offset: int) -> None:
+        self.good.append(ev)
+        self.raws.append(raw)
+        self.parts.append(part)
+        self.offsets.append(offset)
+
+
+@dataclass
+class _Batch:
+    """One consumed batch on its way to the store: the other topics' records, the events,
+    the offsets to commit once all is stored, and the events insert while it runs."""
+
+    started: float
+    by_topic: dict[str, list[Message]] = field(default_factory=lambda: defaultdict(list))
+    commits: list[TopicPartition] = field(default_factory=list)
+    events: _EventRows | None = None
+    insert: Callable[[], None] | None = None
+    inserting: Future[None] | None = None
 
 
 class RecentIds:
@@ -155,6 +205,8 @@ class ClickHouseSink:
         self._topic_ids: dict[str, str] = {}
         self.dedup_window = dedup_window
         self._recent: dict[int, RecentIds] = {}
+        self._pending: _Batch | None = None  # its events insert runs in the inserter
+        self._inserter = ThreadPoolExecutor(1, thread_name_prefix="sink-insert")
 
     # -- partition assignment: resume after what the store already holds ----------------
     def _topic_id(self, topic: str) -> str:
@@ -202,6 +254,9 @@ class ClickHouseSink:
                 delay = min(delay * 2, 10)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # the insert in flight lands before the partitions go: their next owner resumes
+        # after the offsets stored
+        self._complete(pump=False)
         consumer.incremental_unassign(partitions)
         self.stats.assigned -= len(partitions)
 
@@ -215,44 +270,83 @@ class ClickHouseSink:
         try:
             while not self._stop.is_set():
                 msgs = c.consume(self.batch_size, self.batch_wait)
-                if msgs:
-                    self._process(msgs)
+                # the next batch is fetched and decoded while the last one's events insert
+                # (chDB and the HTTP client release the GIL); on 2 cores +5-10 %, as chDB
+                # uses both for the insert itself (bench/README.md)
+                batch = self._prepare(msgs) if msgs else None
+                self._complete()
+                if batch is not None:
+                    self._begin(batch)
+            self._complete()
         finally:
+            self._inserter.shutdown(wait=True)
             c.close()
             self._deadletter.flush(10)
 
     def stop(self) -> None:
         self._stop.set()
 
-    def _process(self, msgs: list[Message]) -> None:
-        t0 = self._clock()
-        by_tp: dict[tuple[str, int], list[Message]] = defaultdict(list)
+    def _prepare(self, msgs: list[Message]) -> _Batch:
+        """Group a fetched batch by topic and decode its events (no store I/O)."""
+        batch = _Batch(self._clock())
         for m in msgs:
             err = m.error()
             if err is not None:
                 if err.code() != KafkaError._PARTITION_EOF:
                     log.warning("consume error: %s", err)
                 continue
-            by_tp[(m.topic(), m.partition())].append(m)
-        commits = []
-        for (topic, part), ms in by_tp.items():
-            self._write_with_retry(topic, part, ms)
-            commits.append(TopicPartition(topic, part, ms[-1].offset() + 1))
-        self._deadletter.poll(0)
-        if commits and not self._stop.is_set():
+            batch.by_topic[m.topic()].append(m)
+        for topic, ms in batch.by_topic.items():
+            last = {m.partition(): m.offset() for m in ms}  # offsets rise within a partition
+            batch.commits += [TopicPartition(topic, p, o + 1) for p, o in last.items()]
+        events = batch.by_topic.pop(self.topics.events, None)
+        if events:
+            batch.events = self._decode_events(events)
+        return batch
+
+    def _begin(self, batch: _Batch) -> None:
+        """Write the other topics, then start the events insert in the inserter thread."""
+        for topic, ms in batch.by_topic.items():
+            self._with_retry(lambda topic=topic, ms=ms: self._write(topic, ms))
+        rows = batch.events
+        if rows is not None and rows.replayed:
+            self._with_retry(lambda: self._drop_stored(rows))
+        if rows is not None and rows.raws:
+            batch.insert = functools.partial(self._insert_events, rows,
+                                             self._topic_id(self.topics.events))
+            batch.inserting = self._inserter.submit(batch.insert)
+        self._pending = batch
+
+    def _complete(self, pump: bool = True) -> None:
+        """Wait for the pending batch's events insert (retrying it here if it failed), then
+        commit the batch's offsets."""
+        batch, self._pending = self._pending, None
+        if batch is None:
+            return
+        if batch.inserting is not None:
             try:
-                self._consumer.commit(offsets=commits, asynchronous=False)
+                batch.inserting.result()
+            except StoreError:
+                self.stats.retries += 1
+                self._with_retry(batch.insert, pump=pump)
+        self._deadletter.poll(0)
+        if batch.commits and not self._stop.is_set():
+            try:  # asynchronous: the offsets stored with the rows are what resumes exactly
+                self._consumer.commit(offsets=batch.commits, asynchronous=True)
             except Exception as e:  # a rebalance during commit: the store offsets still guard
                 log.warning("offset commit failed (%s); stored offsets guard the replay", e)
         self.stats.batches += 1
-        self.stats.last_batch_seconds = self._clock() - t0
+        self.stats.last_batch_seconds = self._clock() - batch.started
 
-    def _write_with_retry(self, topic: str, part: int, ms: list[Message]) -> None:
+    def _with_retry(self, write: Callable[[], object], pump: bool = True) -> None:
+        """Run `write` until the store takes it: pause the partitions, back off 0.5 s doubling
+        to 30 s. `pump` keeps polling the (paused) consumer meanwhile, so the group stays
+        joined; not from inside a rebalance callback."""
         delay = 0.5
         paused = False
         while True:
             try:
-                self._write(topic, part, ms)
+                write()
                 break
             except StoreError as e:
                 self.stats.retries += 1
@@ -263,42 +357,54 @@ class ClickHouseSink:
                 # consume() on paused partitions returns nothing but keeps the group alive
                 deadline = self._clock() + delay
                 while self._clock() < deadline and not self._stop.is_set():
-                    self._consumer.consume(1, min(0.5, delay))
+                    if pump:
+                        self._consumer.consume(1, min(0.5, delay))
+                    else:
+                        self._stop.wait(min(0.5, delay))
                 if self._stop.is_set():
                     raise SystemExit("sink stopping with an unwritten batch (it will replay)") from None
                 delay = min(delay * 2, 30)
         if paused:
             self._consumer.resume(self._consumer.assignment())
 
-    def _write(self, topic: str, part: int, ms: list[Message]) -> None:
-        token = f"{topic}:{part}:{ms[0].offset()}-{ms[-1].offset()}"
-        if topic == self.topics.events:
-            good, offsets = [], []
-            recent = self._recent.setdefault(part, RecentIds(self.dedup_window))
-            seen_now: set[str] = set()
-            replayed: list[PosEvent] = []
-            for m in ms:
-                try:
-                    ev = decode_event(m.value() or b"")
-                except DecodeError as e:
-                    self._reject(m, str(e))
-                    continue
-                if ev.event_id and (ev.event_id in recent or ev.event_id in seen_now):
-                    self.stats.duplicates_dropped += 1
-                    continue
-                seen_now.add(ev.event_id)
-                good.append(ev)
-                offsets.append(m.offset())
-                if m.headers() and ev.event_id and _replayed(m):
-                    replayed.append(ev)
-            if replayed:  # sent again by an adapter: the first copy may be stored already
-                self._drop_stored(replayed, good, offsets, recent)
-            insert_events(self.backend, good, topic_id=self._topic_id(topic), partition=part,
-                          offsets=offsets, dedup_token=token)
-            for ev in good:  # remembered only once stored: a failed insert is retried whole
-                recent.add(ev.event_id)
-            self.stats.events += len(good)
-        elif topic == self.topics.receipts:
+    def _insert_events(self, rows: _EventRows, topic_id: str) -> None:
+        insert_event_json(self.backend, rows.raws, topic_id=topic_id, partitions=rows.parts,
+                          offsets=rows.offsets, dedup_token=rows.token)
+        self.stats.events += len(rows.raws)  # only here: the inserter's count
+
+    def _decode_events(self, ms: list[Message]) -> _EventRows:
+        """Check each record (bad bytes -> pos.deadletter), drop the ids seen in the last
+        `dedup_window` events of its partition, keep the raw JSON of the rest to store."""
+        rows = _EventRows(_batch_token(self.topics.events, ms))
+        seen_now: set[str] = set()
+        for m in ms:
+            raw = m.value() or b""
+            try:
+                ev = decode_event(raw)
+            except DecodeError as e:
+                self._reject(m, str(e))
+                continue
+            part = m.partition()
+            recent = self._recent.get(part)
+            if recent is None:
+                recent = self._recent[part] = RecentIds(self.dedup_window)
+            if ev.event_id and (ev.event_id in recent or ev.event_id in seen_now):
+                self.stats.duplicates_dropped += 1
+                continue
+            seen_now.add(ev.event_id)
+            rows.add(ev, raw, part, m.offset())
+            if m.headers() and ev.event_id and _replayed(m):
+                rows.replayed.append(ev)
+        # remembered now, before the insert: a batch is retried until it is stored (or the
+        # sink stops, and this memory with it), and the next batch is decoded meanwhile
+        for ev, part in zip(rows.good, rows.parts, strict=True):
+            self._recent[part].add(ev.event_id)
+        return rows
+
+    def _write(self, topic: str, ms: list[Message]) -> None:
+        """Write the receipts, incidents or frauds of a batch as one INSERT."""
+        token = _batch_token(topic, ms)
+        if topic == self.topics.receipts:
             receipts = []
             for m in ms:
                 try:
@@ -330,20 +436,18 @@ class ClickHouseSink:
             insert_frauds(self.backend, frauds, dedup_token=token)
             self.stats.frauds += len(frauds)
 
-    def _drop_stored(self, replayed: list[PosEvent], good: list[PosEvent], offsets: list[int],
-                     recent: RecentIds) -> None:
-        """Remove from `good` (and `offsets`) the replayed events whose id is stored, under
-        any topic id: a broker that lost its log has a new one (raises StoreError)."""
-        known = stored_event_ids(self.backend, replayed)
+    def _drop_stored(self, rows: _EventRows) -> None:
+        """Remove from `rows` the replayed events whose id is stored, under any topic id: a
+        broker that lost its log has a new one (raises StoreError)."""
+        known = stored_event_ids(self.backend, rows.replayed)
+        rows.replayed = []  # asked once: a retry of the insert need not ask again
         if not known:
             return
-        keep = [i for i, ev in enumerate(good) if ev.event_id not in known]
-        self.stats.duplicates_dropped += len(good) - len(keep)
-        self.stats.replays_dropped += len(good) - len(keep)
-        good[:] = [good[i] for i in keep]
-        offsets[:] = [offsets[i] for i in keep]
-        for event_id in known:  # a later copy is dropped without asking the store
-            recent.add(event_id)
+        keep = [i for i, ev in enumerate(rows.good) if ev.event_id not in known]
+        self.stats.duplicates_dropped += len(rows.good) - len(keep)
+        self.stats.replays_dropped += len(rows.good) - len(keep)
+        for column in (rows.good, rows.raws, rows.parts, rows.offsets):
+            column[:] = [column[i] for i in keep]
 
     def _reject(self, m: Message, reason: str) -> None:
         self.stats.rejected += 1

@@ -132,11 +132,18 @@ class FailingInserts:
         self._b, self.left = backend, n
         self.database = backend.database
 
-    def insert(self, *a, **kw):  # type: ignore[no-untyped-def]
+    def _fail_first(self) -> None:
         if self.left > 0:
             self.left -= 1
             raise StoreUnavailable("injected: store down")
+
+    def insert(self, *a, **kw):  # type: ignore[no-untyped-def]
+        self._fail_first()
         return self._b.insert(*a, **kw)
+
+    def insert_json(self, *a, **kw):  # type: ignore[no-untyped-def]
+        self._fail_first()
+        return self._b.insert_json(*a, **kw)
 
     def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
         return getattr(self._b, name)
