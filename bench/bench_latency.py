@@ -58,9 +58,14 @@ class Arrivals(threading.Thread):
 
     def run(self) -> None:
         while not self.stop.is_set():
-            for m in self.c.consume(1000, 0.05):
+            # poll() returns at the first record; consume(n, t) would wait for n records or
+            # the whole timeout, and every arrival would be noted up to t late
+            first = self.c.poll(0.05)
+            if first is None:
+                continue
+            now = time.perf_counter()
+            for m in [first, *self.c.consume(1000, 0)]:
                 if m.error() is None:
-                    now = time.perf_counter()
                     for k in self.ids(m.value()):
                         self.seen.setdefault(k, now)
         self.c.close()
@@ -108,8 +113,11 @@ def run() -> list[dict[str, Any]]:
         sent: dict[str, float] = {}
         # made and encoded before the clock starts: the publisher shares the 2 cores with
         # the broker and the worker, and simulating while sending took a whole core
+        # stamped at the publishing rate, so reception time advances as the clock does and
+        # the cross-terminal scopes' hold (cross_terminal_lateness_ms of reception time)
+        # lasts as long as it would live
         stream = [(ev.event_id, ev.pos_terminal, encode(ev))
-                  for ev in sim.events(rate * seconds, T0 + 10**9, 1000)]
+                  for ev in sim.events(rate * seconds, T0 + 10**9, max(1, 1_000_000 // rate))]
         tick = 0.01
         per_tick = max(1, int(rate * tick))
         start = time.perf_counter()
@@ -146,11 +154,11 @@ def run() -> list[dict[str, Any]]:
                      if v for q in (50, 99)})
     cross = by_scope["cashier"] + by_scope["card"]
     return [
-        row(f"detection latency p50 at {rate:,} ev/s", percentile(lat, 0.5), "ms",
+        row(f"detection latency p50 at {rate:,} ev/s, all rules", percentile(lat, 0.5), "ms",
             percentile(base, 0.5), "broker round trip p50 (publish -> bare consumer)", "",
             **common),
-        row(f"detection latency p99 at {rate:,} ev/s", percentile(lat, 0.99), "ms",
-            percentile(base, 0.99), "broker round trip p99", "p99 < 200 ms", **common),
+        row(f"detection latency p99 at {rate:,} ev/s, all rules", percentile(lat, 0.99), "ms",
+            percentile(base, 0.99), "broker round trip p99", "", **common),
         row(f"detection latency p99 at {rate:,} ev/s, terminal rules", percentile(
             by_scope["terminal"], 0.99), "ms", percentile(base, 0.99), "broker round trip p99",
             "p99 < 200 ms", incidents=len(by_scope["terminal"])),
@@ -158,7 +166,7 @@ def run() -> list[dict[str, Any]]:
         # they step them in archive order (docs/detectors.md): their floor is that wait
         row(f"detection latency p99 at {rate:,} ev/s, cashier/card rules", percentile(
             cross, 0.99), "ms", percentile(base, 0.99), "broker round trip p99",
-            "lateness (2,000 ms) + p99 < 200 ms", incidents=len(cross)),
+            "p99 < lateness (2,000 ms) + 200 ms", incidents=len(cross)),
     ]
 
 
