@@ -21,7 +21,7 @@ from bench.table import row
 from posguard.model.codec import encode
 from posguard.model.events import PosEvent
 from posguard.store.search import count_distinct_events
-from posguard.store.writer import insert_event_json, insert_events
+from posguard.store.writer import insert_consumed_events, insert_events
 from posguard.streams.sink import ClickHouseSink
 
 
@@ -73,12 +73,13 @@ def bulk_insert_rate(events: list[PosEvent], as_json: bool) -> float:
     rows = [encode(e) for e in events]
     start = time.perf_counter()
     for i in range(0, len(events), 20000):
-        if as_json:
-            n = len(rows[i:i + 20000])
-            insert_event_json(store, rows[i:i + 20000], topic_id="bench", partitions=[0] * n,
-                              offsets=range(i, i + n), dedup_token=f"bench:{i}")
+        block = events[i:i + 20000]
+        if as_json:  # the sink's path on chDB
+            insert_consumed_events(store, block, rows[i:i + 20000], topic_id="bench",
+                                   partitions=[0] * len(block),
+                                   offsets=range(i, i + len(block)), dedup_token=f"bench:{i}")
         else:
-            insert_events(store, events[i:i + 20000])
+            insert_events(store, block)
     return len(events) / (time.perf_counter() - start)
 
 

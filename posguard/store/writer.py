@@ -14,7 +14,7 @@ from posguard.store.backends.base import Backend
 from posguard.store.schema import EVENT_COLUMNS, INCIDENT_COLUMNS, RECEIPT_COLUMNS
 
 __all__ = [
-    "insert_events", "insert_event_json", "insert_receipts", "insert_incidents", "event_columns", "stored_offsets",
+    "insert_events", "insert_consumed_events", "insert_receipts", "insert_incidents", "event_columns", "stored_offsets",
     "insert_new_incidents", "recent_event_ids", "insert_frauds", "new_incidents",
     "new_receipts",
 ]
@@ -22,12 +22,14 @@ __all__ = [
 _EVENT_FIELDS = EVENT_COLUMNS[:-3]  # the kafka_* columns come from the sink
 
 
-def event_columns(events: Sequence[PosEvent], topic_id: str = "", partition: int = -1,
+def event_columns(events: Sequence[PosEvent], topic_id: str = "",
+                  partition: int | Sequence[int] = -1,
                   offsets: Sequence[int] | None = None) -> list[list[Any]]:
-    """Column-oriented data for `events` in EVENT_COLUMNS order."""
+    """Column-oriented data for `events` in EVENT_COLUMNS order (`partition`: one for all,
+    or one per event)."""
     cols: list[list[Any]] = [[getattr(e, f) for e in events] for f in _EVENT_FIELDS]
     cols.append([topic_id] * len(events))
-    cols.append([partition] * len(events))
+    cols.append([partition] * len(events) if isinstance(partition, int) else list(partition))
     cols.append(list(offsets) if offsets is not None else [-1] * len(events))
     return cols
 
@@ -42,18 +44,28 @@ def insert_events(backend: Backend, events: Sequence[PosEvent], *, topic_id: str
                        event_columns(events, topic_id, partition, offsets), dedup_token)
 
 
-def insert_event_json(backend: Backend, rows: Sequence[bytes], *, topic_id: str,
-                      partitions: Sequence[int], offsets: Sequence[int],
-                      dedup_token: str | None = None) -> None:
-    """Insert events given as their JSON encoding (valid PosEvents, as the sink has checked)
-    as one block, the engine parsing the JSON; `partitions` and `offsets` per row, otherwise
-    as `insert_events`. A field left out of the JSON is the type's zero value, which is every
-    PosEvent default."""
-    if rows:
-        backend.insert_json(f"{backend.database}.events", _EVENT_FIELDS, rows, {
-            "kafka_topic_id": [topic_id] * len(rows),
-            "kafka_partition": list(partitions),
-            "kafka_offset": list(offsets)}, dedup_token)
+def insert_consumed_events(backend: Backend, events: Sequence[PosEvent],
+                           raws: Sequence[bytes], *, topic_id: str, partitions: Sequence[int],
+                           offsets: Sequence[int], dedup_token: str | None = None) -> None:
+    """Insert events consumed from Kafka as one block: `raws` their JSON as consumed (valid,
+    the caller has decoded each into `events`), `partitions` and `offsets` per event.
+
+    A backend that parses JSON itself (chDB, `insert_json`) gets the raw JSON and splits it
+    outside the GIL; the others get columns built from the decoded events (as
+    `insert_events`). A field left out of the JSON is the type's zero value, which is every
+    PosEvent default, so both store the same rows."""
+    if not events:
+        return
+    table = f"{backend.database}.events"
+    insert_json = getattr(backend, "insert_json", None)
+    if insert_json is None:
+        backend.insert(table, EVENT_COLUMNS,
+                       event_columns(events, topic_id, partitions, offsets), dedup_token)
+        return
+    insert_json(table, _EVENT_FIELDS, raws, {
+        "kafka_topic_id": [topic_id] * len(raws),
+        "kafka_partition": list(partitions),
+        "kafka_offset": list(offsets)}, dedup_token)
 
 
 def stored_offsets(backend: Backend, topic_id: str, partitions: Sequence[int]) -> dict[int, int]:

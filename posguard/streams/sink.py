@@ -4,8 +4,8 @@ Topics: pos.events, pos.receipts, pos.incidents and pos.frauds into their tables
 
 Shape (STYLE.md, Quix Streams' checkpoint order): consume a batch -> decode (bad bytes ->
 pos.deadletter) -> one INSERT per topic with a dedup token -> commit exactly the offsets of
-that batch. Events are checked by decoding them but stored from their raw JSON, which the
-engine parses (`insert_event_json`); their INSERT runs in a second thread while the next
+that batch. Events are checked by decoding them; chDB stores them from their raw JSON, which
+it parses outside the GIL (`insert_consumed_events`); their INSERT runs in a second thread while the next
 batch is fetched and decoded, and the batch is committed once it is stored. Exactly once
 per event:
 - every event row records its Kafka topic id, partition and offset; when partitions are
@@ -57,7 +57,7 @@ from posguard.model.events import PosEvent
 from posguard.store.backends.base import Backend
 from posguard.store.errors import StoreError
 from posguard.store.writer import (
-    insert_event_json,
+    insert_consumed_events,
     insert_frauds,
     insert_incidents,
     insert_receipts,
@@ -368,8 +368,9 @@ class ClickHouseSink:
             self._consumer.resume(self._consumer.assignment())
 
     def _insert_events(self, rows: _EventRows, topic_id: str) -> None:
-        insert_event_json(self.backend, rows.raws, topic_id=topic_id, partitions=rows.parts,
-                          offsets=rows.offsets, dedup_token=rows.token)
+        insert_consumed_events(self.backend, rows.good, rows.raws, topic_id=topic_id,
+                               partitions=rows.parts, offsets=rows.offsets,
+                               dedup_token=rows.token)
         self.stats.events += len(rows.raws)  # only here: the inserter's count
 
     def _decode_events(self, ms: list[Message]) -> _EventRows:

@@ -49,11 +49,5 @@ class Backend(Protocol):
                dedup_token: str | None = None) -> None:
         """Insert column-oriented data (one sequence per column) as one block."""
 
-    def insert_json(self, table: str, columns: Sequence[str], rows: Sequence[bytes],
-                    extra: Mapping[str, Sequence[Any]], dedup_token: str | None = None) -> None:
-        """Insert JSON objects as one block: `columns` are read from each object by name (a
-        missing one takes its type's zero value; other names are ignored) and `extra` gives
-        per-row values of further columns. The engine parses the JSON, not Python."""
-
     def close(self) -> None:
         """Release the engine."""

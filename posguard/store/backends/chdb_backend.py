@@ -181,6 +181,11 @@ class ChdbBackend:
 
     def insert_json(self, table: str, columns: Sequence[str], rows: Sequence[bytes],
                     extra: Mapping[str, Sequence[Any]], dedup_token: str | None = None) -> None:
+        """Insert JSON objects as one block: `columns` are read from each object by name (a
+        missing one takes its type's zero value; other names are ignored) and `extra` gives
+        per-row values of further columns. The engine parses the JSON, outside the GIL.
+        (Only this backend has it: over HTTP, clickhouse-connect's Native columns are
+        cheaper than sending JSON, 270k vs 110k rows/s.)"""
         import pyarrow as pa
 
         names = [*columns, *extra]

@@ -28,15 +28,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-import msgspec
-
 from posguard.store.backends.base import Rows
 from posguard.store.errors import QueryError, StoreConfigError, StoreUnavailable
 
 __all__ = ["HttpBackend", "HttpOptions", "client_arguments"]
-
-_json_decode = msgspec.json.Decoder(dict).decode
-_json_encode = msgspec.json.Encoder().encode
 
 
 @dataclass(frozen=True)
@@ -200,27 +195,6 @@ class HttpBackend:
         try:
             self.client.insert(table, [list(c) for c in data], column_names=list(columns),
                                column_oriented=True, settings=settings)
-        except Exception as e:
-            raise _translate(e) from None
-
-    def insert_json(self, table: str, columns: Sequence[str], rows: Sequence[bytes],
-                    extra: Mapping[str, Sequence[Any]], dedup_token: str | None = None) -> None:
-        if not rows:
-            return
-        # The server parses JSONEachRow itself; the extra columns are merged in per row.
-        wanted = set(columns)
-        lines = []
-        for i, raw in enumerate(rows):
-            doc = {k: v for k, v in _json_decode(raw).items() if k in wanted}
-            doc.update((c, v[i]) for c, v in extra.items())
-            lines.append(_json_encode(doc))
-        settings = {"input_format_skip_unknown_fields": 1,
-                    "input_format_defaults_for_omitted_fields": 1}
-        if dedup_token:
-            settings["insert_deduplication_token"] = dedup_token
-        try:
-            self.client.raw_insert(table, [*columns, *extra], b"\n".join(lines),
-                                   settings=settings, fmt="JSONEachRow")
         except Exception as e:
             raise _translate(e) from None
 

@@ -13,7 +13,7 @@ from posguard.store.errors import QueryError
 from posguard.store.migrations import applied_versions, migrate
 from posguard.store.schema import MIGRATIONS
 from posguard.store.search import count_events, iter_events, search_events
-from posguard.store.writer import insert_event_json, insert_events, stored_offsets
+from posguard.store.writer import insert_consumed_events, insert_events, stored_offsets
 
 pytestmark = pytest.mark.integration
 
@@ -63,9 +63,10 @@ def test_round_trip_keeps_every_field(filled) -> None:  # type: ignore[no-untype
     assert sorted(got, key=lambda e: e.event_id) == sorted(make_events(), key=lambda e: e.event_id)
 
 
-def test_json_rows_store_the_same_events_as_columns(any_store) -> None:  # type: ignore[no-untyped-def]
-    """The sink's path: the engine parses each event's JSON (hostile strings, escapes, left-out
-    defaults, fields it does not know) into the same rows the column insert writes."""
+def test_consumed_events_store_the_same_rows(any_store) -> None:  # type: ignore[no-untyped-def]
+    """The sink's path: chDB parses each event's JSON (hostile strings, escapes, left-out
+    defaults, fields it does not know) into the same rows the column insert writes; over
+    HTTP the decoded events go as columns."""
     evs = make_events() + [PosEvent(type="POS_POSITION_ADD", pos_terminal="T8", price=-5,
                                     flags=2**31, weight=2**53, ts_in_receipt=T0 + 200,
                                     ts_received=T0 + 200, event_id="big")]
@@ -73,9 +74,9 @@ def test_json_rows_store_the_same_events_as_columns(any_store) -> None:  # type:
     rows[0] = rows[0][:-1] + b',"not_a_column":{"x":[1]}}'
     rows[1] = rows[1].replace(b'"Buttermilk"', b'"\\u0042uttermilk"')
     for _ in range(2):  # a retried batch with the same token is written once
-        insert_event_json(any_store, rows, topic_id="tid",
-                          partitions=[3] * (len(rows) - 1) + [4],
-                          offsets=list(range(10, 10 + len(rows))), dedup_token="t:3:10-")
+        insert_consumed_events(any_store, evs, rows, topic_id="tid",
+                               partitions=[3] * (len(rows) - 1) + [4],
+                               offsets=list(range(10, 10 + len(rows))), dedup_token="t:3:10-")
     got = search_events(any_store, T0, T0 + 1000, event_filter_from_dict({}), limit=-1)
     assert sorted(got, key=lambda e: e.event_id) == sorted(evs, key=lambda e: e.event_id)
     assert stored_offsets(any_store, "tid", [3, 4]) == {3: 8 + len(rows), 4: 9 + len(rows)}
