@@ -166,18 +166,9 @@ class ChdbBackend:
             return
         # Columns go in as an Arrow table read by chDB's Python() table function: about
         # 4x faster than JSONEachRow text for the events table.
-        block = _arrow_block(columns, data)  # noqa: F841 (read by name in the SQL below)
-        settings = {"insert_deduplication_token": dedup_token} if dedup_token else None
         cols = ", ".join(columns)
-        sql = (f"INSERT INTO {table} ({cols}){_settings_clause(settings)} "
-               f"SELECT {cols} FROM Python(block)")
-        if self._closed:
-            raise StoreUnavailable("store is closed")
-        with self.lock:
-            try:
-                self.session.query(sql, "CSV")
-            except Exception as e:
-                raise _translate(e) from None
+        self._insert_from_block(table, columns, f"SELECT {cols} FROM Python(block)",
+                                _arrow_block(columns, data), dedup_token)
 
     def insert_json(self, table: str, columns: Sequence[str], rows: Sequence[bytes],
                     extra: Mapping[str, Sequence[Any]], dedup_token: str | None = None) -> None:
@@ -193,9 +184,9 @@ class ChdbBackend:
             raise QueryError(f"bad table or column name in insert into {table!r}")
         if not rows:
             return
-        # The raw JSON goes in as one binary Arrow column and chDB's JSONExtract (simdjson,
-        # C++) splits it: about 2x the rows/s of building one Arrow array per column in
-        # Python (bench_pipeline).
+        # The raw JSON goes in as one binary Arrow column and chDB's JSONExtract splits it:
+        # as many rows/s as Arrow columns built in Python, but outside the GIL
+        # (bench_pipeline).
         db, _, name = table.rpartition(".")
         types = dict(self.query("SELECT name, type FROM system.columns WHERE database = "
                                 "{db:String} AND table = {t:String}",
@@ -204,13 +195,20 @@ class ChdbBackend:
         if missing:
             raise QueryError(f"no column {', '.join(missing)} in {table}")
         struct = ", ".join(f"{c} {types[c]}" for c in columns).replace("'", "\\'")
-        block = pa.table({"_json": pa.array(rows, pa.binary()),  # noqa: F841 (read by name)
+        block = pa.table({"_json": pa.array(rows, pa.binary()),
                           **{c: pa.array(v) for c, v in extra.items()}})
-        settings = {"insert_deduplication_token": dedup_token} if dedup_token else None
         outer = ", ".join([*(f"j.{c}" for c in columns), *extra])
         inner = ", ".join([f"JSONExtract(_json, 'Tuple({struct})') AS j", *extra])
-        sql = (f"INSERT INTO {table} ({', '.join(names)}){_settings_clause(settings)} "
-               f"SELECT {outer} FROM (SELECT {inner} FROM Python(block))")
+        self._insert_from_block(table, names,
+                                f"SELECT {outer} FROM (SELECT {inner} FROM Python(block))",
+                                block, dedup_token)
+
+    def _insert_from_block(self, table: str, columns: Sequence[str], select: str, block: Any,
+                           dedup_token: str | None) -> None:
+        """INSERT INTO table (columns) `select`, which reads the Arrow table `block` by its
+        name through chDB's Python() table function (hence the parameter's name)."""
+        settings = {"insert_deduplication_token": dedup_token} if dedup_token else None
+        sql = f"INSERT INTO {table} ({', '.join(columns)}){_settings_clause(settings)} {select}"
         if self._closed:
             raise StoreUnavailable("store is closed")
         with self.lock:
