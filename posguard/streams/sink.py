@@ -38,7 +38,7 @@ import logging
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -92,14 +92,15 @@ class SinkStats:
     lag: dict[str, int] = field(default_factory=dict)
 
 
-def _batch_token(topic: str, ms: list[Message]) -> str:
-    """The INSERT's deduplication token: the offset range of each partition in the batch
-    (a retry of the same batch carries the same token; ClickHouse drops it if it landed)."""
+def _batch_token(topic: str, records: Iterable[tuple[int, int]]) -> str:
+    """The INSERT's deduplication token for (partition, offset) `records`: the offset range
+    of each partition (a retry of the same batch carries the same token; ClickHouse drops it
+    if it landed)."""
     first: dict[int, int] = {}
     last: dict[int, int] = {}
-    for m in ms:
-        first.setdefault(m.partition(), m.offset())
-        last[m.partition()] = m.offset()
+    for p, o in records:
+        first.setdefault(p, o)
+        last[p] = o
     return ":".join([topic, *(f"{p}:{first[p]}-{last[p]}" for p in sorted(first))])
 
 
@@ -205,6 +206,8 @@ class ClickHouseSink:
         self._topic_ids: dict[str, str] = {}
         self.dedup_window = dedup_window
         self._recent: dict[int, RecentIds] = {}
+        self._owned: set[tuple[str, int]] = set()  # the assignment, kept by the callbacks
+        self._retrying: Callable[[], object] | None = None  # a write waiting for the store
         self._pending: _Batch | None = None  # its events insert runs in the inserter
         self._inserter = ThreadPoolExecutor(1, thread_name_prefix="sink-insert")
 
@@ -230,6 +233,7 @@ class ClickHouseSink:
                     c = committed.get((p.topic, p.partition), OFFSET_INVALID)
                     p.offset = max(resume, c) if c >= 0 else resume
         consumer.incremental_assign(partitions)
+        self._owned |= {(p.topic, p.partition) for p in partitions}
         self.stats.assigned += len(partitions)
         log.info("sink assigned %s", [(p.topic, p.partition, p.offset) for p in partitions])
 
@@ -254,9 +258,15 @@ class ClickHouseSink:
                 delay = min(delay * 2, 10)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        # the insert in flight lands before the partitions go: their next owner resumes
-        # after the offsets stored
+        # What is being written lands before the partitions go, so that their next owner
+        # resumes after the offsets stored: a write waiting out a store outage (this is
+        # then its poll) and the insert in flight. Batches taken but not begun drop their
+        # records of these partitions (`_keep_owned`); the next owner reads them.
+        write, self._retrying = self._retrying, None
+        if write is not None:
+            self._with_retry(write, pump=False)
         self._complete(pump=False)
+        self._owned -= {(p.topic, p.partition) for p in partitions}
         consumer.incremental_unassign(partitions)
         self.stats.assigned -= len(partitions)
 
@@ -306,8 +316,10 @@ class ClickHouseSink:
 
     def _begin(self, batch: _Batch) -> None:
         """Write the other topics, then start the events insert in the inserter thread."""
+        self._keep_owned(batch)
         for topic, ms in batch.by_topic.items():
             self._with_retry(lambda topic=topic, ms=ms: self._write(topic, ms))
+        self._keep_owned(batch)  # those writes may have polled through a rebalance
         rows = batch.events
         if rows is not None and rows.replayed:
             self._with_retry(lambda: self._drop_stored(rows))
@@ -330,9 +342,10 @@ class ClickHouseSink:
                 self.stats.retries += 1
                 self._with_retry(batch.insert, pump=pump)
         self._deadletter.poll(0)
-        if batch.commits and not self._stop.is_set():
+        commits = [tp for tp in batch.commits if (tp.topic, tp.partition) in self._owned]
+        if commits and not self._stop.is_set():
             try:  # asynchronous: the offsets stored with the rows are what resumes exactly
-                self._consumer.commit(offsets=batch.commits, asynchronous=True)
+                self._consumer.commit(offsets=commits, asynchronous=True)
             except Exception as e:  # a rebalance during commit: the store offsets still guard
                 log.warning("offset commit failed (%s); stored offsets guard the replay", e)
         self.stats.batches += 1
@@ -341,7 +354,8 @@ class ClickHouseSink:
     def _with_retry(self, write: Callable[[], object], pump: bool = True) -> None:
         """Run `write` until the store takes it: pause the partitions, back off 0.5 s doubling
         to 30 s. `pump` keeps polling the (paused) consumer meanwhile, so the group stays
-        joined; not from inside a rebalance callback."""
+        joined and rebalances are served (a revocation finishes the write itself, see
+        `_on_revoke`); not from inside a rebalance callback."""
         delay = 0.5
         paused = False
         while True:
@@ -354,18 +368,52 @@ class ClickHouseSink:
                     self._consumer.pause(self._consumer.assignment())
                     paused = True
                 log.warning("insert into ClickHouse failed (%s); retry in %.1fs", e, delay)
-                # consume() on paused partitions returns nothing but keeps the group alive
                 deadline = self._clock() + delay
+                if pump:
+                    self._retrying = write
                 while self._clock() < deadline and not self._stop.is_set():
                     if pump:
-                        self._consumer.consume(1, min(0.5, delay))
+                        self._poll_paused(min(0.5, delay))
+                        if self._retrying is None:  # a revocation finished the write
+                            break
                     else:
                         self._stop.wait(min(0.5, delay))
+                if pump and self._retrying is None:
+                    break
+                self._retrying = None
                 if self._stop.is_set():
                     raise SystemExit("sink stopping with an unwritten batch (it will replay)") from None
                 delay = min(delay * 2, 30)
         if paused:
             self._consumer.resume(self._consumer.assignment())
+
+    def _poll_paused(self, timeout: float) -> None:
+        """Poll while paused (keeps the group alive, serves rebalances). A partition assigned
+        meanwhile is not paused: its records are given back (seek) and it is paused too."""
+        for m in self._consumer.consume(1, timeout):
+            if m.error() is None:
+                tp = TopicPartition(m.topic(), m.partition(), m.offset())
+                self._consumer.seek(tp)
+                self._consumer.pause([tp])
+
+    def _keep_owned(self, batch: _Batch) -> None:
+        """Drop from a batch not yet written the records of partitions revoked since it was
+        taken (their next owner reads them from the offsets stored)."""
+        if all((tp.topic, tp.partition) in self._owned for tp in batch.commits):
+            return
+        batch.commits = [tp for tp in batch.commits if (tp.topic, tp.partition) in self._owned]
+        for topic, ms in batch.by_topic.items():
+            ms[:] = [m for m in ms if (topic, m.partition()) in self._owned]
+        rows = batch.events
+        if rows is not None:
+            keep = [i for i, p in enumerate(rows.parts)
+                    if (self.topics.events, p) in self._owned]
+            for column in (rows.good, rows.raws, rows.parts, rows.offsets):
+                column[:] = [column[i] for i in keep]
+            owned = {ev.event_id for ev in rows.good}
+            rows.replayed = [ev for ev in rows.replayed if ev.event_id in owned]
+            rows.token = _batch_token(self.topics.events,
+                                      zip(rows.parts, rows.offsets, strict=True))
 
     def _insert_events(self, rows: _EventRows, topic_id: str) -> None:
         insert_consumed_events(self.backend, rows.good, rows.raws, topic_id=topic_id,
@@ -376,7 +424,8 @@ class ClickHouseSink:
     def _decode_events(self, ms: list[Message]) -> _EventRows:
         """Check each record (bad bytes -> pos.deadletter), drop the ids seen in the last
         `dedup_window` events of its partition, keep the raw JSON of the rest to store."""
-        rows = _EventRows(_batch_token(self.topics.events, ms))
+        rows = _EventRows(_batch_token(self.topics.events,
+                                       ((m.partition(), m.offset()) for m in ms)))
         seen_now: set[str] = set()
         for m in ms:
             raw = m.value() or b""
@@ -404,7 +453,7 @@ class ClickHouseSink:
 
     def _write(self, topic: str, ms: list[Message]) -> None:
         """Write the receipts, incidents or frauds of a batch as one INSERT."""
-        token = _batch_token(topic, ms)
+        token = _batch_token(topic, ((m.partition(), m.offset()) for m in ms))
         if topic == self.topics.receipts:
             receipts = []
             for m in ms:

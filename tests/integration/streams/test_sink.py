@@ -126,13 +126,16 @@ def test_bad_bytes_go_to_deadletter_and_good_ones_are_stored(kafka_bootstrap, to
 
 
 class FailingInserts:
-    """A real store whose first `n` inserts fail as if ClickHouse were down."""
+    """A real store whose first `n` inserts fail as if ClickHouse were down, and every insert
+    until `until` (time.monotonic())."""
 
-    def __init__(self, backend, n: int):  # type: ignore[no-untyped-def]
-        self._b, self.left = backend, n
+    def __init__(self, backend, n: int = 0, until: float = 0.0):  # type: ignore[no-untyped-def]
+        self._b, self.left, self.until = backend, n, until
         self.database = backend.database
 
     def _fail_first(self) -> None:
+        if time.monotonic() < self.until:
+            raise StoreUnavailable("injected: store down")
         if self.left > 0:
             self.left -= 1
             raise StoreUnavailable("injected: store down")
@@ -156,6 +159,26 @@ def test_store_outage_is_retried_without_loss(kafka_bootstrap, topics, store) ->
         assert wait_for(lambda: counts(store)[0] >= 1000, 90)
         assert sink.stats.retries == 3
     assert counts(store) == (1000, 1000)
+
+
+def test_rebalance_during_a_store_outage_loses_and_doubles_nothing(kafka_bootstrap, topics, store) -> None:  # type: ignore[no-untyped-def]
+    """A second sink joins the group while the first waits out a store outage with a batch
+    in hand: the first writes that batch before it gives partitions up (else the newcomer,
+    resuming from the offsets stored, writes them too), and neither skips a record."""
+    publish(kafka_bootstrap, topics, 3000)
+    group = f"g{uuid.uuid4().hex}"
+    down = FailingInserts(store, until=time.monotonic() + 20)  # the rebalance takes seconds
+    with running_sink(kafka_bootstrap, topics, down, group) as first:
+        assert wait_for(lambda: first.stats.retries >= 1, 30)
+        with running_sink(kafka_bootstrap, topics, store, group) as second:
+            assert wait_for(lambda: second.stats.assigned > 0, 60)
+            publish(kafka_bootstrap, topics, 1000, seed=2, start=T0 + 10**9)
+            assert wait_for(lambda: counts(store)[0] >= 4000, 90)
+            # the batch the first took before the rebalance has landed, whenever that was
+            assert wait_for(lambda: first.stats.events > 0, 60)
+            time.sleep(1)
+            assert second.stats.events > 0
+    assert counts(store) == (4000, 4000)
 
 
 def test_events_republished_by_an_adapter_are_stored_once(kafka_bootstrap, topics, store) -> None:  # type: ignore[no-untyped-def]
