@@ -27,7 +27,10 @@ per event:
 - a Faust worker restarted after a crash resends the receipts and incidents of events it
   had already folded in (at least once): receipts and incidents whose id is stored are
   dropped (one indexed lookup per batch; these topics carry far fewer rows than events).
-Store down -> pause the partitions, back off and retry the same batch; never drop it.
+Store down -> pause the partitions, back off and retry the same batch; never drop it. A
+rebalance meanwhile waits for that batch to land before partitions go (else their next
+owner, resuming from the offsets stored, writes it too); batches taken but not yet written
+drop the records of revoked partitions.
 """
 
 from __future__ import annotations
