@@ -75,21 +75,26 @@ def committed(bootstrap: str, group: str, topic: str) -> int:
 
 
 def worker_rate(bootstrap: str, prefix: str, topic: str, n: int, workers: int,
-                timeout: float = 600.0, sink: bool = False) -> float:
+                timeout: float = 600.0, sink: str = "off") -> float:
     """Events/s of `workers` processes reading n events, from the committed offsets (with
     the sink on: until the sink's group has stored them too), counted from the first tenth
-    committed, so that the processes' start and first group join are left out."""
+    committed, so that the processes' start and first group join are left out. `sink`:
+    "off", "same" (a thread of each worker process) or "own" (one more process,
+    `posguard worker --no-agents`, as the deploy guide lays it out)."""
     app_id = f"bench-workers-{uuid.uuid4().hex[:6]}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("POSGUARD_")}
     tmp = tempfile.mkdtemp(prefix="posguard-bench-workers-")
-    groups = [app_id, f"{app_id}.sink"] if sink else [app_id]
+    groups = [app_id] if sink == "off" else [app_id, f"{app_id}.sink"]
+    roles = [[] if sink == "same" else ["--no-sink"]] * workers
+    if sink == "own":
+        roles.append(["--no-agents"])
     procs = [subprocess.Popen(
-        [sys.executable, "-m", "posguard.console.cli", "worker",
-         *([] if sink else ["--no-sink"]), "--kafka", bootstrap, "--partitions", str(PARTITIONS), "--topic-prefix", prefix,
+        [sys.executable, "-m", "posguard.console.cli", "worker", *role,
+         "--kafka", bootstrap, "--partitions", str(PARTITIONS), "--topic-prefix", prefix,
          "--app-id", app_id, "--data", f"{tmp}/w{i}", "--session-timeout", "6",
          "--rebalance-timeout", "6", "--log-level", "warning"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-        for i in range(workers)]
+        for i, role in enumerate(roles)]
     try:
         first: tuple[float, int] | None = None
         deadline = time.monotonic() + timeout
@@ -129,7 +134,8 @@ def run() -> list[dict]:
     record = faust_rate(bootstrap, topics.events, n_faust, "record")
     cores = os.cpu_count() or 1
     one = worker_rate(bootstrap, topics.prefix, topics.events, n, 1)
-    with_sink = worker_rate(bootstrap, topics.prefix, topics.events, n, 1, sink=True)
+    with_sink = worker_rate(bootstrap, topics.prefix, topics.events, n, 1, sink="same")
+    sink_apart = worker_rate(bootstrap, topics.prefix, topics.events, n, 1, sink="own")
     out = [
         row("Faust raw-bytes agent, one await per event (stock transport)", raw, "events/s",
             bare, "bare confluent-kafka consume, same topic", events=n),
@@ -139,6 +145,9 @@ def run() -> list[dict]:
             "events/s", record, "Faust Record agent, same topic", "", events=n),
         row("Faust worker x1 + ClickHouse sink (events/s stored)", with_sink, "events/s", raw,
             "Faust raw-bytes agent, same topic", ">= 50,000", events=n),
+        row("Faust worker x1 + ClickHouse sink in its own process (events/s stored)",
+            sink_apart, "events/s", with_sink, "the sink in the worker's process", ">= 50,000",
+            events=n, cores=cores),
     ]
     for w in (2, 4):
         rate = worker_rate(bootstrap, topics.prefix, topics.events, n, w)
