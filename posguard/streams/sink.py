@@ -319,10 +319,11 @@ class ClickHouseSink:
 
     def _begin(self, batch: _Batch) -> None:
         """Write the other topics, then start the events insert in the inserter thread."""
-        self._keep_owned(batch)
         for topic, ms in batch.by_topic.items():
-            self._with_retry(lambda topic=topic, ms=ms: self._write(topic, ms))
-        self._keep_owned(batch)  # those writes may have polled through a rebalance
+            self._keep_owned(batch)  # a write waiting for the store polls through rebalances
+            if ms:
+                self._with_retry(lambda topic=topic, ms=ms: self._write(topic, ms))
+        self._keep_owned(batch)
         rows = batch.events
         if rows is not None and rows.replayed:
             self._with_retry(lambda: self._drop_stored(rows))
