@@ -108,6 +108,7 @@ class ChdbBackend:
             raise StoreUnavailable(f"cannot open chDB data folder {self.path}: {e}") from None
         self._closed = False
         self._owner = True
+        self._column_types: dict[str, dict[str, str]] = {}  # table -> name -> type, for insert_json
 
     def sibling(self, database: str) -> ChdbBackend:
         """Another database on the same engine (chDB allows one data folder per process)."""
@@ -118,6 +119,7 @@ class ChdbBackend:
             self.path, database, self.lock, self.session)
         twin._closed = False
         twin._owner = False
+        twin._column_types = {}
         return twin
 
     def _run(self, sql: str, fmt: str, params: Mapping[str, Any] | None) -> bytes:
@@ -187,13 +189,15 @@ class ChdbBackend:
         # The raw JSON goes in as one binary Arrow column and chDB's JSONExtract splits it:
         # as many rows/s as Arrow columns built in Python, but outside the GIL
         # (bench_pipeline).
-        db, _, name = table.rpartition(".")
-        types = dict(self.query("SELECT name, type FROM system.columns WHERE database = "
-                                "{db:String} AND table = {t:String}",
-                                {"db": db or self.database, "t": name}).rows)
-        missing = [c for c in names if c not in types]
-        if missing:
-            raise QueryError(f"no column {', '.join(missing)} in {table}")
+        types = self._column_types.get(table, {})
+        if not all(c in types for c in names):  # first insert, or a migration added columns
+            db, _, name = table.rpartition(".")
+            types = self._column_types[table] = dict(self.query(
+                "SELECT name, type FROM system.columns WHERE database = {db:String} AND "
+                "table = {t:String}", {"db": db or self.database, "t": name}).rows)
+            missing = [c for c in names if c not in types]
+            if missing:
+                raise QueryError(f"no column {', '.join(missing)} in {table}")
         struct = ", ".join(f"{c} {types[c]}" for c in columns).replace("'", "\\'")
         block = pa.table({"_json": pa.array(rows, pa.binary()),
                           **{c: pa.array(v) for c, v in extra.items()}})
