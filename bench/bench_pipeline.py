@@ -24,15 +24,18 @@ from posguard.store.search import count_distinct_events
 from posguard.store.writer import insert_consumed_events, insert_events
 from posguard.streams.sink import ClickHouseSink
 
+BATCH = 50_000  # the sink's default batch, and the bulk insert's block
+
 
 def bare_consume(bootstrap: str, topic: str, n: int) -> float:
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": uuid.uuid4().hex,
                   "auto.offset.reset": "earliest", "enable.auto.commit": False,
-                  "session.timeout.ms": 6000, "log_level": 3})
+                  "session.timeout.ms": 6000, "log_level": 3,
+                  "fetch.queue.backoff.ms": 10})  # as the sink
     c.subscribe([topic])
     got, start = 0, None
     while got < n:
-        msgs = c.consume(20000, 1.0)
+        msgs = c.consume(BATCH, 1.0)
         if msgs and start is None:
             start = time.perf_counter()  # time from the first message: group join excluded
         got += sum(1 for m in msgs if not m.error())
@@ -43,7 +46,7 @@ def bare_consume(bootstrap: str, topic: str, n: int) -> float:
 
 def sink_rate(bootstrap: str, topics, n: int) -> float:  # type: ignore[no-untyped-def]
     store = fresh_store()
-    sink = ClickHouseSink(bootstrap, topics, store, group=uuid.uuid4().hex, batch_size=20000,
+    sink = ClickHouseSink(bootstrap, topics, store, group=uuid.uuid4().hex, batch_size=BATCH,
                           consumer_config={"session.timeout.ms": 6000})
     t = threading.Thread(target=sink.run, daemon=True)
     t.start()
@@ -68,14 +71,14 @@ def sink_rate(bootstrap: str, topics, n: int) -> float:  # type: ignore[no-untyp
 
 
 def bulk_insert_rate(events: list[PosEvent], as_json: bool) -> float:
-    """Rows/s of inserting `events` in blocks of 20,000, as JSON or as Python columns."""
+    """Rows/s of inserting `events` in blocks of BATCH rows, as JSON or as Python columns."""
     store = fresh_store()
     rows = [encode(e) for e in events]
     start = time.perf_counter()
-    for i in range(0, len(events), 20000):
-        block = events[i:i + 20000]
+    for i in range(0, len(events), BATCH):
+        block = events[i:i + BATCH]
         if as_json:  # the sink's path on chDB
-            insert_consumed_events(store, block, rows[i:i + 20000], topic_id="bench",
+            insert_consumed_events(store, block, rows[i:i + BATCH], topic_id="bench",
                                    partitions=[0] * len(block),
                                    offsets=range(i, i + len(block)), dedup_token=f"bench:{i}")
         else:
