@@ -103,7 +103,9 @@ def _collector_paused() -> Iterator[None]:
     batch's tens of thousands of records is a tracked object that lives until decoded, so
     the collector would promote them all and run full collections over the whole heap: a
     third of the decoding thread's time (py-spy, bench_pipeline). They hold no cycles and
-    are freed by reference counting; the collector runs again after the batch."""
+    are freed by reference counting. The pause is process-wide: the other threads' cyclic
+    garbage waits for the end of the batch (at most `batch_wait` plus a decode), when the
+    first allocation runs the collection the pause deferred."""
     if not gc.isenabled():  # someone else chose to run without it
         yield
         return
