@@ -22,9 +22,8 @@ from posguard.model.codec import encode
 from posguard.model.events import PosEvent
 from posguard.store.search import count_distinct_events
 from posguard.store.writer import insert_consumed_events, insert_events
+from posguard.streams.sink import DEFAULT_BATCH as BATCH  # also the bulk insert's block
 from posguard.streams.sink import ClickHouseSink
-
-BATCH = 50_000  # the sink's default batch, and the bulk insert's block
 
 
 def bare_consume(bootstrap: str, topic: str, n: int) -> float:

@@ -41,7 +41,7 @@ class Settings:
     session_timeout: float = 10.0
     rebalance_timeout: float = 10.0
     cross_terminal_lateness_ms: int = 2000
-    sink_batch: int = 50_000
+    sink_batch: int = 50_000  # streams.sink.DEFAULT_BATCH (not imported: settings stay light)
     producer_batch_bytes: int = 0
     demo_rate: float = 50.0
     demo_stores: int = 3

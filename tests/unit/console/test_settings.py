@@ -44,3 +44,10 @@ def test_durations_and_ranges() -> None:
     assert t1 - t0 == 86_400_000_000
     with pytest.raises(SettingsError):
         parse_duration("soon")
+
+
+def test_the_node_sink_batch_default_is_the_sinks() -> None:
+    from posguard.console.settings import Settings
+    from posguard.streams.sink import DEFAULT_BATCH
+
+    assert Settings().sink_batch == DEFAULT_BATCH
